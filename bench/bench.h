@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * shaken-bench internals: a timing loop that measures a case and its baseline alternately, in
+ * the same process, so that their ratio holds on a noisy machine.
+ */
+#ifndef SHAKEND_BENCH_BENCH_H
+#define SHAKEND_BENCH_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct bench_opts {
+	double seconds;   /* measuring time per case per round */
+	unsigned rounds;  /* alternations of case and baseline; the median is kept */
+	bool json_only;
+};
+
+/* One operation of a case; returns 0, or non-zero to abort the bench (a failed operation). */
+typedef int (*bench_fn)(void *ctx);
+
+/*
+ * Runs fn repeatedly for about o->seconds, o->rounds times, interleaved by the caller with
+ * its baseline; returns the median rate in operations per second, or a negative value when
+ * fn failed.
+ */
+double bench_rate(const struct bench_opts *o, bench_fn fn, void *ctx);
+
+/*
+ * Measures a case and its baseline alternately (baseline, case, baseline, case, ...), each
+ * round for o->seconds; stores the median rates. Returns 0, or -1 when an operation failed.
+ */
+int bench_pair(const struct bench_opts *o, bench_fn base, void *base_ctx, double *base_rate,
+	       bench_fn fn, void *ctx, double *rate);
+
+/* Adds {name: {rate, baseline, ratio, target, unit}} to out and prints a table row. */
+void bench_report(const struct bench_opts *o, json_t *out, const char *name, double rate,
+		  const char *base_name, double base_rate, double target);
+
+int bench_crypto_main(const struct bench_opts *o, json_t *out);
+
+#endif
