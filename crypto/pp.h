@@ -90,10 +90,42 @@ int pp_shaken_init(struct pp_passport *pp, const char *x5u, char attest, const c
 		   const char *const *dest_tns, unsigned n_dest, int64_t iat, const char *origid);
 
 /*
+ * Fills pp for a div PASSporT (RFC 8946): alg ES256, typ passport, ppt div, header x5u, and
+ * claims dest (n_dest canonical TNs: the new target), div (div_tn, the retargeting TN), iat and
+ * orig (orig_tn); no attest, no origid. Strings are copied.
+ * Returns 0, or -EINVAL when a value is empty, too long, or not a TN where one is needed, or
+ * iat is negative (pp is then zeroed). pp_shaken_init also rejects a negative iat.
+ */
+__attribute__((warn_unused_result))
+int pp_div_init(struct pp_passport *pp, const char *x5u, const char *orig_tn,
+		const char *const *dest_tns, unsigned n_dest, const char *div_tn, int64_t iat);
+
+/*
+ * Sets an identity (orig, a dest entry, div) from a NUL-terminated value: kind PP_ID_TN needs
+ * 1..PP_TN_MAX ASCII digits (a canonical TN: canonicalize first, crypto/tn.h); PP_ID_URI needs
+ * 1..PP_URI_MAX bytes of valid UTF-8 holding no control character, '"' or '\\' (nothing that
+ * deterministic JSON would have to escape). Returns 0, or -EINVAL (id is then zeroed).
+ */
+__attribute__((warn_unused_result))
+int pp_id_set(struct pp_id *id, enum pp_id_kind kind, const char *v);
+
+/*
+ * True when a and b have the same PP_HAS_* bits and equal values for every member present
+ * (strings compared up to their NUL; dest entries in order). For tests and round trips.
+ */
+bool pp_passport_equal(const struct pp_passport *a, const struct pp_passport *b);
+
+/*
  * Deterministic JSON (RFC 8225 §9: members in lexicographic order, no whitespace) of the
  * header and of the claims. Only members whose PP_HAS_* bit is set (or that pp_shaken_init
  * set) are written. Returns the length written (no NUL), -ENOSPC when cap is too small,
  * -EINVAL when pp cannot be serialized (no alg, a string needing escapes, ...).
+ * In detail, -EINVAL when: the header has no PP_HAS_ALG; PP_HAS_PPT is set but no name follows
+ * from ppt (PP_PPT_SHAKEN "shaken", PP_PPT_DIV "div", otherwise ppt_name, which must not be
+ * empty); a string is not NUL-terminated within its field, is not valid UTF-8 or holds a
+ * control character, '"' or '\\'; attest is not 'A', 'B' or 'C'; dest has 0 or more than
+ * PP_DEST_MAX entries; an identity is not valid as pp_id_set would check it; iat is negative.
+ * dest is written {"tn":[...],"uri":[...]}: the tn entries in order, then the uri entries.
  */
 __attribute__((warn_unused_result))
 long pp_header_json(const struct pp_passport *pp, char *buf, size_t cap);
@@ -102,7 +134,8 @@ long pp_claims_json(const struct pp_passport *pp, char *buf, size_t cap);
 
 /*
  * Writes the JWS signing input base64url(header) "." base64url(claims) into buf.
- * Returns its length (no NUL), or -ENOSPC / -EINVAL as above.
+ * Returns its length (no NUL), or -ENOSPC / -EINVAL as above (-EINVAL also when the header or
+ * the claims JSON would exceed PP_JSON_MAX, which no parser here would accept).
  */
 __attribute__((warn_unused_result))
 long pp_signing_input(const struct pp_passport *pp, char *buf, size_t cap);
@@ -126,6 +159,9 @@ struct pp_signer {
 /*
  * A signer over an OpenSSL EC P-256 private key. The key stays owned by the caller and must
  * outlive the signer. Returns 0, or -EINVAL when the key is not an EC P-256 private key.
+ * (A key whose provider cannot check for a private part, e.g. an HSM's, is accepted; -ENOMEM
+ * when OpenSSL cannot allocate.) The signer is thread-safe (one OpenSSL context per call)
+ * and returns 0, -ENOMEM, or -EIO when OpenSSL fails to sign.
  */
 __attribute__((warn_unused_result))
 int pp_signer_evp(struct pp_signer *s, EVP_PKEY *key);
@@ -144,6 +180,9 @@ int pp_sha256(const void *data, size_t len, uint8_t digest[32]);
 /*
  * r||s <-> DER ECDSA-Sig-Value. to_der returns the DER length or -ENOSPC; from_der returns 0,
  * or -EINVAL when der is not a well-formed P-256 signature (r or s longer than 32 bytes).
+ * to_der writes minimal DER (at most 72 bytes). from_der is strict DER: a SEQUENCE with a
+ * short-form length covering exactly len bytes, holding exactly two INTEGERs, each non-empty,
+ * non-negative, minimally encoded, at most 32 bytes once a sign pad is dropped.
  */
 __attribute__((warn_unused_result))
 long pp_es256_sig_to_der(const uint8_t sig[PP_SIG_LEN], uint8_t *der, size_t cap);
@@ -153,6 +192,7 @@ int pp_es256_sig_from_der(const uint8_t *der, size_t len, uint8_t sig[PP_SIG_LEN
 /*
  * Verifies an ES256 signature r||s over msg with a pre-parsed EC P-256 public key.
  * Returns 0 when valid, -EBADMSG when it does not verify, -EINVAL on a key of another type.
+ * (-ENOMEM or -EIO when OpenSSL itself fails: nothing was judged.)
  */
 __attribute__((warn_unused_result))
 int pp_es256_verify(EVP_PKEY *pub, const void *msg, size_t len, const uint8_t sig[PP_SIG_LEN]);
@@ -185,6 +225,14 @@ int pp_token_split(const char *tok, size_t len, struct pp_token *t);
  * checked for syntax. They fill the members they find and set their PP_HAS_* bits; they do
  * not judge presence (the verification procedure does).
  * Return 0, or -EINVAL with *why (a static string) naming the fault.
+ * In detail: JSON whitespace is accepted between tokens; strings must be valid UTF-8 (escapes
+ * decoded, surrogate pairs joined, a lone surrogate or \u0000 rejected); iat must be a
+ * non-negative integer without fraction or exponent that fits int64_t; a tn (orig, dest, div)
+ * must be 1..PP_TN_MAX ASCII digits (RFC 8225 §5.2.1 canonical form), a uri 1..PP_URI_MAX
+ * bytes; orig and div must hold exactly one of "tn" and "uri" and nothing else; dest only
+ * "tn" and "uri", each a non-empty array, PP_DEST_MAX entries at most, stored tn first; ppt
+ * must not be empty ("shaken" and "div" map to their enum, any other name to PP_PPT_OTHER).
+ * Values pp already holds for members absent from json are left as they are.
  */
 __attribute__((warn_unused_result))
 int pp_header_parse(const char *json, size_t len, struct pp_passport *pp, const char **why);

@@ -10,6 +10,8 @@ packages=(
 	libssl-dev openssl libjansson-dev liburcu-dev libcurl4-openssl-dev
 	# tests
 	libcriterion-dev python3 jq ca-certificates
+	# HSM: the PKCS#11 header (p11-kit), SoftHSM2 as the test token, pkcs11-tool, libp11
+	libp11-kit-dev softhsm2 opensc libengine-pkcs11-openssl
 	# real peers used by the tests and the demo
 	secsipidx nginx
 )
