@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* STUB: to be written */
+#include <criterion/criterion.h>
