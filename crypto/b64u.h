@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * base64url without padding (RFC 7515 §2, RFC 4648 §5), constant-time in the data.
- * No allocation: callers own every buffer.
+ * base64url without padding (RFC 7515 §2, RFC 4648 §5). No allocation: callers own every buffer.
+ *
+ * Two implementations with the same contract and the same output:
+ *  - b64u_encode / b64u_decode are constant-time in the data (no table indexed by a secret,
+ *    no branch on it). Use them for secrets: keys, tokens that grant access, nonces.
+ *  - b64u_encode_public / b64u_decode_public are table-driven and several times faster, but
+ *    their timing and memory accesses depend on the data. Use them only for public data, such
+ *    as the header, claims and signature of a PASSporT (what SIP carries in clear).
  */
 #ifndef SHAKEND_CRYPTO_B64U_H
 #define SHAKEND_CRYPTO_B64U_H
@@ -36,5 +42,19 @@ long b64u_encode(char *dst, size_t cap, const uint8_t *src, size_t n);
  */
 __attribute__((warn_unused_result))
 long b64u_decode(uint8_t *dst, size_t cap, const char *src, size_t n);
+
+/*
+ * As b64u_encode, for public data only (not constant-time): same output, same returns.
+ */
+__attribute__((warn_unused_result))
+long b64u_encode_public(char *dst, size_t cap, const uint8_t *src, size_t n);
+
+/*
+ * As b64u_decode, for public data only (not constant-time): the same strictness (the same
+ * inputs rejected with the same error), the same output and returns. On -EINVAL the first
+ * b64u_decoded_max(n) bytes of dst are zeroed, as b64u_decode leaves them.
+ */
+__attribute__((warn_unused_result))
+long b64u_decode_public(uint8_t *dst, size_t cap, const char *src, size_t n);
 
 #endif

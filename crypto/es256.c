@@ -5,10 +5,18 @@
  *
  * Nothing here allocates on our side; OpenSSL allocates its per-operation context internally.
  * The only private material is inside the caller's EVP_PKEY, which we never export.
+ *
+ * Prepared forms (pp_signer_evp_open, pp_es256_pub_init) set up an EVP_PKEY_CTX once, already
+ * initialized for the operation, and duplicate it per call: EVP_PKEY_CTX_dup only reads its
+ * source (about 1k instructions), where EVP_PKEY_CTX_new_from_pkey + *_init look the key type
+ * and the signature method up by name (about 20k). Each call works on its own duplicate, so a
+ * prepared form can be shared by threads. A provider that cannot duplicate its context (some
+ * HSM providers) gets a fresh context per call instead, as pp_signer_evp does.
  */
 #include "crypto/pp.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -16,12 +24,38 @@
 
 #define DER_MAX 72 /* 30 len (02 21 00 r[32]) (02 21 00 s[32]) */
 
+/*
+ * SHA-256 fetched from the default library context once per process, so that no call pays the
+ * implicit fetch of EVP_sha256() (a name lookup). Lock-free: racing first callers each fetch,
+ * one wins, the others free theirs. The fetched method is kept (reachable) until exit. Falls
+ * back to EVP_sha256() when the fetch fails.
+ */
+static const EVP_MD *sha256_md(void)
+{
+	static _Atomic(EVP_MD *) cached;
+	EVP_MD *m = atomic_load_explicit(&cached, memory_order_acquire), *none = NULL;
+
+	if (m)
+		return m;
+	m = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!m) {
+		ERR_clear_error();
+		return EVP_sha256();
+	}
+	if (!atomic_compare_exchange_strong_explicit(&cached, &none, m, memory_order_acq_rel,
+						     memory_order_acquire)) {
+		EVP_MD_free(m);
+		return none;
+	}
+	return m;
+}
+
 int pp_sha256(const void *data, size_t len, uint8_t digest[32])
 {
 	static const uint8_t empty;
 	unsigned int dl = 0;
 
-	if (EVP_Digest(data ? data : &empty, len, digest, &dl, EVP_sha256(), NULL) != 1 ||
+	if (EVP_Digest(data ? data : &empty, len, digest, &dl, sha256_md(), NULL) != 1 ||
 	    dl != 32) {
 		ERR_clear_error();
 		return -EIO;
@@ -114,32 +148,83 @@ static bool is_p256(EVP_PKEY *key)
 	       strcmp(name, "secp256r1") == 0;
 }
 
-static int evp_sign(void *ctx, const uint8_t digest[32], uint8_t sig[PP_SIG_LEN])
+/* r||s over digest with an initialized sign context. */
+static int sign_with(EVP_PKEY_CTX *pctx, const uint8_t digest[32], uint8_t sig[PP_SIG_LEN])
 {
-	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, ctx, NULL);
 	uint8_t der[DER_MAX];
 	size_t dl = sizeof der;
-	int r = -EIO;
+
+	if (EVP_PKEY_sign(pctx, der, &dl, digest, 32) == 1 &&
+	    pp_es256_sig_from_der(der, dl, sig) == 0)
+		return 0;
+	ERR_clear_error();
+	return -EIO;
+}
+
+/* A fresh context for key, initialized for op (EVP_PKEY_OP_SIGN or _VERIFY); NULL: -ENOMEM
+ * or -EIO in *err. */
+static EVP_PKEY_CTX *ctx_for(EVP_PKEY *key, int op, int *err)
+{
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
 
 	if (!pctx) {
 		ERR_clear_error();
-		return -ENOMEM;
+		*err = -ENOMEM;
+		return NULL;
 	}
-	if (EVP_PKEY_sign_init(pctx) == 1 && EVP_PKEY_sign(pctx, der, &dl, digest, 32) == 1 &&
-	    pp_es256_sig_from_der(der, dl, sig) == 0)
-		r = 0;
-	else
+	if ((op == EVP_PKEY_OP_SIGN ? EVP_PKEY_sign_init(pctx) : EVP_PKEY_verify_init(pctx)) != 1) {
 		ERR_clear_error();
+		EVP_PKEY_CTX_free(pctx);
+		*err = -EIO;
+		return NULL;
+	}
+	return pctx;
+}
+
+/* A context of its own for this call: a duplicate of tmpl, else a fresh one. */
+static EVP_PKEY_CTX *ctx_from(EVP_PKEY_CTX *tmpl, int op, int *err)
+{
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_dup(tmpl);
+
+	if (pctx)
+		return pctx;
+	ERR_clear_error();
+	return ctx_for(EVP_PKEY_CTX_get0_pkey(tmpl), op, err);
+}
+
+/* pp_signer_evp: ctx is the caller's EVP_PKEY. */
+static int evp_sign(void *ctx, const uint8_t digest[32], uint8_t sig[PP_SIG_LEN])
+{
+	int r = -EIO;
+	EVP_PKEY_CTX *pctx = ctx_for(ctx, EVP_PKEY_OP_SIGN, &r);
+
+	if (!pctx)
+		return r;
+	r = sign_with(pctx, digest, sig);
 	EVP_PKEY_CTX_free(pctx);
 	return r;
 }
 
-int pp_signer_evp(struct pp_signer *s, EVP_PKEY *key)
+/* pp_signer_evp_open: ctx is our sign-initialized template. */
+static int evp_sign_tmpl(void *ctx, const uint8_t digest[32], uint8_t sig[PP_SIG_LEN])
+{
+	int r = -EIO;
+	EVP_PKEY_CTX *pctx = ctx_from(ctx, EVP_PKEY_OP_SIGN, &r);
+
+	if (!pctx)
+		return r;
+	r = sign_with(pctx, digest, sig);
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+/* The checks pp_signer_evp makes: EC P-256, and a private part unless the provider cannot tell. */
+static int signer_key_ok(EVP_PKEY *key)
 {
 	EVP_PKEY_CTX *pctx;
 	int r;
 
-	if (!s || !is_p256(key))
+	if (!is_p256(key))
 		return -EINVAL;
 	/*
 	 * A private key must be present. The check exports nothing; a key a provider holds
@@ -157,38 +242,119 @@ int pp_signer_evp(struct pp_signer *s, EVP_PKEY *key)
 		if (r != -2)
 			return -EINVAL;
 	}
+	return 0;
+}
+
+int pp_signer_evp(struct pp_signer *s, EVP_PKEY *key)
+{
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	r = signer_key_ok(key);
+	if (r != 0)
+		return r;
 	s->sign = evp_sign;
 	s->ctx = key;
 	return 0;
 }
 
-int pp_es256_verify(EVP_PKEY *pub, const void *msg, size_t len, const uint8_t sig[PP_SIG_LEN])
+int pp_signer_evp_open(struct pp_signer *s, EVP_PKEY *key)
+{
+	EVP_PKEY_CTX *tmpl;
+	int r = -EIO;
+
+	if (!s)
+		return -EINVAL;
+	s->sign = NULL;
+	s->ctx = NULL;
+	r = signer_key_ok(key);
+	if (r != 0)
+		return r;
+	tmpl = ctx_for(key, EVP_PKEY_OP_SIGN, &r);
+	if (!tmpl)
+		return r;
+	s->sign = evp_sign_tmpl;
+	s->ctx = tmpl;
+	return 0;
+}
+
+void pp_signer_close(struct pp_signer *s)
+{
+	if (!s)
+		return;
+	if (s->sign == evp_sign_tmpl)
+		EVP_PKEY_CTX_free(s->ctx);
+	s->sign = NULL;
+	s->ctx = NULL;
+}
+
+/* Hashes msg and verifies r||s with an initialized verify context. */
+static int verify_with(EVP_PKEY_CTX *pctx, const void *msg, size_t len,
+		       const uint8_t sig[PP_SIG_LEN])
 {
 	uint8_t digest[32], der[DER_MAX];
-	EVP_PKEY_CTX *pctx;
 	long dl;
-	int r;
 
-	if (!is_p256(pub))
-		return -EINVAL;
 	if (pp_sha256(msg, len, digest) != 0)
 		return -EIO;
 	dl = pp_es256_sig_to_der(sig, der, sizeof der);
 	if (dl < 0)
 		return -EIO;
-	pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
-	if (!pctx) {
-		ERR_clear_error();
-		return -ENOMEM;
-	}
-	if (EVP_PKEY_verify_init(pctx) != 1) {
-		r = -EIO;
-	} else {
-		r = EVP_PKEY_verify(pctx, der, (size_t)dl, digest, sizeof digest) == 1 ? 0
-										       : -EBADMSG;
-	}
-	if (r != 0)
-		ERR_clear_error();
+	if (EVP_PKEY_verify(pctx, der, (size_t)dl, digest, sizeof digest) == 1)
+		return 0;
+	ERR_clear_error();
+	return -EBADMSG;
+}
+
+int pp_es256_verify(EVP_PKEY *pub, const void *msg, size_t len, const uint8_t sig[PP_SIG_LEN])
+{
+	EVP_PKEY_CTX *pctx;
+	int r = -EIO;
+
+	if (!is_p256(pub))
+		return -EINVAL;
+	pctx = ctx_for(pub, EVP_PKEY_OP_VERIFY, &r);
+	if (!pctx)
+		return r;
+	r = verify_with(pctx, msg, len, sig);
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+int pp_es256_pub_init(struct pp_es256_pub *p, EVP_PKEY *key)
+{
+	int r = -EIO;
+
+	if (!p)
+		return -EINVAL;
+	p->ctx = NULL;
+	if (!is_p256(key))
+		return -EINVAL;
+	p->ctx = ctx_for(key, EVP_PKEY_OP_VERIFY, &r);
+	return p->ctx ? 0 : r;
+}
+
+void pp_es256_pub_release(struct pp_es256_pub *p)
+{
+	if (!p)
+		return;
+	EVP_PKEY_CTX_free(p->ctx);
+	p->ctx = NULL;
+}
+
+int pp_es256_pub_verify(const struct pp_es256_pub *p, const void *msg, size_t len,
+			const uint8_t sig[PP_SIG_LEN])
+{
+	EVP_PKEY_CTX *pctx;
+	int r = -EIO;
+
+	if (!p || !p->ctx)
+		return -EINVAL;
+	pctx = ctx_from(p->ctx, EVP_PKEY_OP_VERIFY, &r);
+	if (!pctx)
+		return r;
+	r = verify_with(pctx, msg, len, sig);
 	EVP_PKEY_CTX_free(pctx);
 	return r;
 }

@@ -19,6 +19,29 @@
 
 /* ---- shared checks -------------------------------------------------------------------- */
 
+/*
+ * Byte classes, one table lookup instead of a chain of comparisons:
+ * CLS_PLAIN  printable ASCII that JSON writes as is (0x20..0x7f but '"' and '\\')
+ * CLS_B64U   the base64url alphabet [A-Za-z0-9_-]
+ */
+enum { CLS_PLAIN = 1, CLS_B64U = 2 };
+
+#define CLS_P(c) ((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
+#define CLS_B(c)                                                                                   \
+	(((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z') || ((c) >= '0' && (c) <= '9') || \
+	 (c) == '-' || (c) == '_')
+#define CLS1(c) (uint8_t)((CLS_P(c) ? CLS_PLAIN : 0) | (CLS_B(c) ? CLS_B64U : 0))
+#define CLS4(c) CLS1(c), CLS1((c) + 1), CLS1((c) + 2), CLS1((c) + 3)
+#define CLS16(c) CLS4(c), CLS4((c) + 4), CLS4((c) + 8), CLS4((c) + 12)
+#define CLS64(c) CLS16(c), CLS16((c) + 16), CLS16((c) + 32), CLS16((c) + 48)
+static const uint8_t byte_cls[256] = {CLS64(0), CLS64(64), CLS64(128), CLS64(192)};
+#undef CLS64
+#undef CLS16
+#undef CLS4
+#undef CLS1
+#undef CLS_B
+#undef CLS_P
+
 /* Length of the valid UTF-8 sequence at s (n > 0 bytes available), or 0 when invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
@@ -58,25 +81,28 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
  * A NUL-terminated string held in a field of size bytes that deterministic JSON can write
  * without escapes: valid UTF-8, no control character, no '"' or '\'.
  * Returns its length, or -1.
+ * Printable ASCII is skipped by a table-driven loop; utf8_seq sees only bytes from 0x80. It stops
+ * at the NUL (never a continuation byte), so it reads no further than strnlen(s, size) would.
  */
 static long json_safe(const char *s, size_t size)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strnlen(s, size), i = 0;
+	size_t i = 0, k;
 
-	if (n == size)
-		return -1;
-	while (i < n) {
-		size_t k;
-
-		if (u[i] < 0x20 || u[i] == '"' || u[i] == '\\')
-			return -1;
-		k = utf8_seq(u + i, n - i);
+	for (;;) {
+		while (i < size && (byte_cls[u[i]] & CLS_PLAIN))
+			i++;
+		if (i == size)
+			return -1; /* no NUL in the field */
+		if (u[i] == 0)
+			return (long)i;
+		if (u[i] < 0x80)
+			return -1; /* a control character, '"' or '\\' */
+		k = utf8_seq(u + i, size - i);
 		if (k == 0)
 			return -1;
 		i += k;
 	}
-	return (long)n;
 }
 
 static bool all_digits(const char *s, size_t n)
@@ -289,22 +315,28 @@ static const char *ppt_name(const struct pp_passport *pp)
 	}
 }
 
-long pp_header_json(const struct pp_passport *pp, char *buf, size_t cap)
+/* The checks of pp_header_json; *ppt gets the ppt name to write (NULL: none). */
+static bool header_ok(const struct pp_passport *pp, const char **ppt)
 {
-	struct jw w = {.p = buf, .cap = cap, .first = true};
-	const char *ppt = NULL;
-
+	*ppt = NULL;
 	if (!(pp->present & PP_HAS_ALG) || json_safe(pp->alg, sizeof pp->alg) < 0)
-		return -EINVAL;
+		return false;
 	if (pp->present & PP_HAS_PPT) {
-		ppt = ppt_name(pp);
-		if (!ppt)
-			return -EINVAL;
+		*ppt = ppt_name(pp);
+		if (!*ppt)
+			return false;
 	}
 	if ((pp->present & PP_HAS_TYP) && json_safe(pp->typ, sizeof pp->typ) < 0)
-		return -EINVAL;
+		return false;
 	if ((pp->present & PP_HAS_X5U) && json_safe(pp->x5u, sizeof pp->x5u) < 0)
-		return -EINVAL;
+		return false;
+	return true;
+}
+
+/* The header of a pp that header_ok accepted. */
+static long header_write(const struct pp_passport *pp, const char *ppt, char *buf, size_t cap)
+{
+	struct jw w = {.p = buf, .cap = cap, .first = true};
 
 	jw_raw(&w, "{", 1);
 	jw_key(&w, "alg");
@@ -322,6 +354,15 @@ long pp_header_json(const struct pp_passport *pp, char *buf, size_t cap)
 		jw_str(&w, pp->x5u);
 	}
 	return jw_end(&w);
+}
+
+long pp_header_json(const struct pp_passport *pp, char *buf, size_t cap)
+{
+	const char *ppt;
+
+	if (!header_ok(pp, &ppt))
+		return -EINVAL;
+	return header_write(pp, ppt, buf, cap);
 }
 
 static bool claims_ok(const struct pp_passport *pp)
@@ -371,12 +412,11 @@ static void jw_dest_kind(struct jw *w, const struct pp_passport *pp, enum pp_id_
 		jw_raw(w, "]", 1);
 }
 
-long pp_claims_json(const struct pp_passport *pp, char *buf, size_t cap)
+/* The claims of a pp that claims_ok accepted. */
+static long claims_write(const struct pp_passport *pp, char *buf, size_t cap)
 {
 	struct jw w = {.p = buf, .cap = cap, .first = true};
 
-	if (!claims_ok(pp))
-		return -EINVAL;
 	jw_raw(&w, "{", 1);
 	if (pp->present & PP_HAS_ATTEST) {
 		char a[2] = {pp->attest, 0};
@@ -411,20 +451,26 @@ long pp_claims_json(const struct pp_passport *pp, char *buf, size_t cap)
 	return jw_end(&w);
 }
 
-/* Appends base64url(JSON) built by fn at buf + *len. */
-static int append_b64u(char *buf, size_t cap, size_t *len,
-		       long (*fn)(const struct pp_passport *, char *, size_t),
-		       const struct pp_passport *pp)
+long pp_claims_json(const struct pp_passport *pp, char *buf, size_t cap)
 {
-	char json[PP_JSON_MAX];
-	long n, e;
+	if (!claims_ok(pp))
+		return -EINVAL;
+	return claims_write(pp, buf, cap);
+}
 
-	n = fn(pp, json, sizeof json);
+/*
+ * Appends base64url(json) at buf + *len; n is the length the JSON writer returned.
+ * PASSporT JSON is public: the table-driven encoder is used.
+ */
+static int append_b64u(char *buf, size_t cap, size_t *len, const char *json, long n)
+{
+	long e;
+
 	if (n == -ENOSPC)
 		return -EINVAL; /* beyond what a parser accepts */
 	if (n < 0)
 		return (int)n;
-	e = b64u_encode(buf + *len, cap - *len, (const uint8_t *)json, (size_t)n);
+	e = b64u_encode_public(buf + *len, cap - *len, (const uint8_t *)json, (size_t)n);
 	if (e < 0)
 		return (int)e;
 	*len += (size_t)e;
@@ -433,19 +479,21 @@ static int append_b64u(char *buf, size_t cap, size_t *len,
 
 long pp_signing_input(const struct pp_passport *pp, char *buf, size_t cap)
 {
+	char json[PP_JSON_MAX];
+	const char *ppt;
 	size_t len = 0;
 	int r;
 
-	/* validate both halves first: -EINVAL before -ENOSPC */
-	if (pp_header_json(pp, NULL, 0) == -EINVAL || !claims_ok(pp))
+	/* validate both halves once, first: -EINVAL before -ENOSPC */
+	if (!header_ok(pp, &ppt) || !claims_ok(pp))
 		return -EINVAL;
-	r = append_b64u(buf, cap, &len, pp_header_json, pp);
+	r = append_b64u(buf, cap, &len, json, header_write(pp, ppt, json, sizeof json));
 	if (r < 0)
 		return r;
 	if (len == cap)
 		return -ENOSPC;
 	buf[len++] = '.';
-	r = append_b64u(buf, cap, &len, pp_claims_json, pp);
+	r = append_b64u(buf, cap, &len, json, claims_write(pp, json, sizeof json));
 	if (r < 0)
 		return r;
 	return (long)len;
@@ -458,7 +506,7 @@ long pp_token_finish(char *buf, size_t cap, size_t len, const uint8_t sig[PP_SIG
 	if (len >= cap)
 		return -ENOSPC;
 	buf[len] = '.';
-	e = b64u_encode(buf + len + 1, cap - len - 1, sig, PP_SIG_LEN);
+	e = b64u_encode_public(buf + len + 1, cap - len - 1, sig, PP_SIG_LEN);
 	if (e < 0)
 		return e;
 	return (long)(len + 1) + e;
@@ -1175,8 +1223,7 @@ int pp_claims_parse(const char *json, size_t len, struct pp_passport *pp, const 
 
 static bool b64u_char(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_';
+	return byte_cls[c] & CLS_B64U;
 }
 
 int pp_token_split(const char *tok, size_t len, struct pp_token *t)
@@ -1220,7 +1267,7 @@ static int parse_part(const char *b64, size_t n, struct pp_passport *pp,
 		*why = why_long;
 		return -EINVAL;
 	}
-	l = b64u_decode((uint8_t *)json, sizeof json, b64, n);
+	l = b64u_decode_public((uint8_t *)json, sizeof json, b64, n); /* public data */
 	if (l < 0) {
 		*why = why_b64;
 		return -EINVAL;
@@ -1250,7 +1297,7 @@ int pp_parse(const char *tok, size_t len, struct pp_token *t, struct pp_passport
 		       "claims not base64url") != 0)
 		goto out;
 	if (t->sig_len != b64u_encoded_len(PP_SIG_LEN) ||
-	    b64u_decode(sig, PP_SIG_LEN, t->sig, t->sig_len) != PP_SIG_LEN) {
+	    b64u_decode_public(sig, PP_SIG_LEN, t->sig, t->sig_len) != PP_SIG_LEN) {
 		w = "signature not 64 bytes of base64url";
 		goto out;
 	}

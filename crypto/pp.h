@@ -161,10 +161,30 @@ struct pp_signer {
  * outlive the signer. Returns 0, or -EINVAL when the key is not an EC P-256 private key.
  * (A key whose provider cannot check for a private part, e.g. an HSM's, is accepted; -ENOMEM
  * when OpenSSL cannot allocate.) The signer is thread-safe (one OpenSSL context per call)
- * and returns 0, -ENOMEM, or -EIO when OpenSSL fails to sign.
+ * and returns 0, -ENOMEM, or -EIO when OpenSSL fails to sign. pp_signer_evp_open below is
+ * the faster form for long-lived signers.
  */
 __attribute__((warn_unused_result))
 int pp_signer_evp(struct pp_signer *s, EVP_PKEY *key);
+
+/*
+ * The fast form of pp_signer_evp: the same checks and returns, and the same signatures, but
+ * the OpenSSL context is set up once here (sign-initialized) and duplicated per call instead of
+ * being created per call (about 15k instructions, 6% of an ES256 signature, saved per call).
+ * The signer holds its own reference to key: the caller may free key after this call.
+ * The signer is thread-safe (each call works on its own duplicate) and returns 0, -ENOMEM or
+ * -EIO as pp_signer_evp's. Returns 0; -EINVAL when s is NULL or key is not an EC P-256 private
+ * key; -ENOMEM, or -EIO when OpenSSL cannot set up signing with key. On error s is zeroed.
+ * Release with pp_signer_close() once no call is in flight.
+ */
+__attribute__((warn_unused_result))
+int pp_signer_evp_open(struct pp_signer *s, EVP_PKEY *key);
+
+/*
+ * Releases what pp_signer_evp_open set up and zeroes s. Does nothing else for a signer set up
+ * any other way (pp_signer_evp, a caller's own) or already closed; s may be NULL.
+ */
+void pp_signer_close(struct pp_signer *s);
 
 /*
  * Builds and signs pp: writes header.claims.signature into buf.
@@ -196,6 +216,37 @@ int pp_es256_sig_from_der(const uint8_t *der, size_t len, uint8_t sig[PP_SIG_LEN
  */
 __attribute__((warn_unused_result))
 int pp_es256_verify(EVP_PKEY *pub, const void *msg, size_t len, const uint8_t sig[PP_SIG_LEN]);
+
+/*
+ * An EC P-256 public key prepared for verification once (per certificate), e.g. for a
+ * certificate cache: the key type is checked and the OpenSSL context verify-initialized here,
+ * and each pp_es256_pub_verify() works on a duplicate of it (about 20k instructions saved per
+ * verification over pp_es256_verify). The member is private.
+ */
+struct pp_es256_pub {
+	EVP_PKEY_CTX *ctx;
+};
+
+/*
+ * Prepares p for key; p holds its own reference to key (the caller may free key).
+ * Returns 0; -EINVAL when p is NULL or key is not an EC P-256 key (p->ctx is then NULL);
+ * -ENOMEM or -EIO when OpenSSL fails. Release with pp_es256_pub_release().
+ */
+__attribute__((warn_unused_result))
+int pp_es256_pub_init(struct pp_es256_pub *p, EVP_PKEY *key);
+
+/* Releases p (NULL, zeroed or released already: nothing to do) and sets p->ctx to NULL. */
+void pp_es256_pub_release(struct pp_es256_pub *p);
+
+/*
+ * As pp_es256_verify with a prepared key: 0 when valid, -EBADMSG when it does not verify,
+ * -EINVAL when p is NULL or not prepared, -ENOMEM or -EIO when OpenSSL itself fails (nothing
+ * was judged). Thread-safe: any number of threads may verify with the same p at once (p must
+ * not be released meanwhile).
+ */
+__attribute__((warn_unused_result))
+int pp_es256_pub_verify(const struct pp_es256_pub *p, const void *msg, size_t len,
+			const uint8_t sig[PP_SIG_LEN]);
 
 /* ---- parsing -------------------------------------------------------------------------- */
 

@@ -175,7 +175,7 @@ static int rebuild_compact(struct pp_verify *v, const struct pp_identity *id, co
 		return finish(v, PP_CHECK_COMPACT, "compact form: signing input not rebuilt");
 	v->signed_len = (size_t)n;
 	/* token is "..sig" */
-	long s = b64u_decode(v->sig, sizeof(v->sig), id->token.p + 2, id->token.len - 2);
+	long s = b64u_decode_public(v->sig, sizeof(v->sig), id->token.p + 2, id->token.len - 2);
 	if (s != PP_SIG_LEN)
 		return finish(v, PP_CHECK_TOKEN, "signature is not 64 bytes of base64url");
 	v->have_passport = true;
@@ -311,15 +311,9 @@ int pp_verify_begin(struct pp_verify *v, const struct pp_slice *identity, unsign
 	return 1;
 }
 
-void pp_verify_end(struct pp_verify *v, EVP_PKEY *pub)
+/* The final outcome from pp_es256_verify's or pp_es256_pub_verify's result. */
+static void end_with(struct pp_verify *v, int rc)
 {
-	if (!v || v->phase != PP_VPHASE_NEED_CERT)
-		return;
-	if (!pub) {
-		finish(v, PP_CHECK_CERT_INVALID, "no public key");
-		return;
-	}
-	int rc = pp_es256_verify(pub, v->signed_input, v->signed_len, v->sig);
 	if (rc == 0)
 		finish(v, PP_CHECK_OK, NULL);
 	else if (rc == -EINVAL)
@@ -328,6 +322,28 @@ void pp_verify_end(struct pp_verify *v, EVP_PKEY *pub)
 		finish(v, PP_CHECK_SIGNATURE, NULL);
 	else /* OpenSSL failed (-ENOMEM, -EIO): nothing was judged */
 		finish(v, PP_CHECK_CERT_FETCH, "signature not checked: internal error");
+}
+
+void pp_verify_end(struct pp_verify *v, EVP_PKEY *pub)
+{
+	if (!v || v->phase != PP_VPHASE_NEED_CERT)
+		return;
+	if (!pub) {
+		finish(v, PP_CHECK_CERT_INVALID, "no public key");
+		return;
+	}
+	end_with(v, pp_es256_verify(pub, v->signed_input, v->signed_len, v->sig));
+}
+
+void pp_verify_end_pub(struct pp_verify *v, const struct pp_es256_pub *pub)
+{
+	if (!v || v->phase != PP_VPHASE_NEED_CERT)
+		return;
+	if (!pub || !pub->ctx) {
+		finish(v, PP_CHECK_CERT_INVALID, "no public key");
+		return;
+	}
+	end_with(v, pp_es256_pub_verify(pub, v->signed_input, v->signed_len, v->sig));
 }
 
 void pp_verify_fail(struct pp_verify *v, enum pp_check check, const char *detail)

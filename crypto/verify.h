@@ -9,7 +9,8 @@
  *   (caller)           obtain and check the certificate of v->x5u; on failure call
  *                      pp_verify_fail(v, PP_CHECK_CERT_FETCH or PP_CHECK_CERT_INVALID, ...).
  *   pp_verify_end()    ES256 over the exact signing input received (or, in the compact form,
- *                      rebuilt per RFC 8224 §11) with the certificate's public key.
+ *                      rebuilt per RFC 8224 §11) with the certificate's public key
+ *                      (pp_verify_end_pub(): the same with a key prepared once).
  *
  * No allocation: struct pp_verify holds everything (a copy of the signing input included), so
  * the Identity buffers need not outlive pp_verify_begin().
@@ -194,6 +195,13 @@ int pp_verify_begin(struct pp_verify *v, const struct pp_slice *identity, unsign
  * Does nothing when v is not waiting for a certificate (begin did not return 1).
  */
 void pp_verify_end(struct pp_verify *v, EVP_PKEY *pub);
+
+/*
+ * As pp_verify_end with a key prepared once by pp_es256_pub_init() (e.g. held per certificate
+ * by a cache): the same outcomes (pub NULL or not prepared: PP_CHECK_CERT_INVALID, "no public
+ * key"), without setting up an OpenSSL context per call. pub may be shared by threads.
+ */
+void pp_verify_end_pub(struct pp_verify *v, const struct pp_es256_pub *pub);
 
 /*
  * Records a certificate-stage failure instead of pp_verify_end: PP_CHECK_CERT_FETCH

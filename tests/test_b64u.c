@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* base64url: RFC 4648 §10 test strings (URL alphabet, no padding), strictness, round trips. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,4 +202,158 @@ Test(b64u, output_wiped_on_error)
 	cr_assert_eq(b64u_decode(out, sizeof out, "Zm9v!m9v", 8), -EINVAL);
 	for (size_t i = 0; i < sizeof out; i++)
 		cr_assert_eq(out[i], 0, "byte %zu left as 0x%02x", i, out[i]);
+}
+
+/* ---- the table-driven functions for public data: same contract as the constant-time ones -- */
+
+Test(b64u, public_rfc4648_strings_both_ways)
+{
+	for (size_t k = 0; k < sizeof rfc4648 / sizeof rfc4648[0]; k++) {
+		const char *p = rfc4648[k].plain, *e = rfc4648[k].enc;
+		char enc[16];
+		uint8_t dec[16];
+		long r = b64u_encode_public(enc, sizeof enc, (const uint8_t *)p, strlen(p));
+
+		cr_assert_eq(r, (long)strlen(e), "\"%s\"", p);
+		cr_assert(memcmp(enc, e, (size_t)r) == 0, "\"%s\"", p);
+		r = b64u_decode_public(dec, sizeof dec, e, strlen(e));
+		cr_assert_eq(r, (long)strlen(p), "\"%s\"", e);
+		cr_assert(memcmp(dec, p, (size_t)r) == 0, "\"%s\"", e);
+	}
+}
+
+Test(b64u, public_encode_equals_constant_time_on_random_inputs)
+{
+	uint8_t in[200];
+	char ct[280], pub[280], ref[280];
+
+	srand(11);
+	for (int iter = 0; iter < 5000; iter++) {
+		size_t n = (size_t)rand() % sizeof in;
+
+		for (size_t i = 0; i < n; i++)
+			in[i] = (uint8_t)rand();
+		long a = b64u_encode(ct, sizeof ct, in, n);
+		long b = b64u_encode_public(pub, sizeof pub, in, n);
+
+		cr_assert_eq(a, (long)b64u_encoded_len(n));
+		cr_assert_eq(b, a, "n=%zu", n);
+		cr_assert(memcmp(ct, pub, (size_t)a) == 0, "n=%zu", n);
+		cr_assert_eq(ref_encode(ref, in, n), (size_t)b);
+		cr_assert(memcmp(ref, pub, (size_t)b) == 0, "n=%zu", n);
+	}
+}
+
+/* Both decoders on the same input and capacity: the same return and the same bytes in dst. */
+static long decode_both(const char *s, size_t n, size_t cap)
+{
+	uint8_t a[64], b[64];
+
+	cr_assert_leq(cap, sizeof a);
+	memset(a, 0xa5, sizeof a);
+	memset(b, 0xa5, sizeof b);
+	long ra = b64u_decode(a, cap, s, n);
+	long rb = b64u_decode_public(b, cap, s, n);
+
+	cr_assert_eq(rb, ra, "\"%.*s\" cap %zu: public %ld, constant-time %ld", (int)n, s, cap, rb,
+		     ra);
+	cr_assert(memcmp(a, b, sizeof a) == 0, "\"%.*s\": dst differs", (int)n, s);
+	return rb;
+}
+
+Test(b64u, public_decode_equals_constant_time_on_random_strings)
+{
+	/* mostly alphabet characters, sometimes one of the characters a decoder must refuse */
+	static const char alpha[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static const char bad[] = "=+/ .\n\t\"\\\x7f\x80\xff";
+	char s[60];
+	unsigned ok = 0, rejected = 0;
+
+	srand(13);
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t n = (size_t)rand() % sizeof s;
+
+		for (size_t i = 0; i < n; i++) {
+			if (rand() % 64 == 0)
+				s[i] = bad[(size_t)rand() % (sizeof bad - 1)];
+			else if (rand() % 512 == 0)
+				s[i] = 0;
+			else
+				s[i] = alpha[rand() % 64];
+		}
+		/* a capacity around the need, so that -ENOSPC is exercised too */
+		size_t need = b64u_decoded_max(n), cap = need + 1;
+
+		if (need > 0 && rand() % 8 == 0)
+			cap = need - 1;
+		if (decode_both(s, n, cap) >= 0)
+			ok++;
+		else
+			rejected++;
+	}
+	/* random trailing characters are non-canonical 3 times in 4: both outcomes are common */
+	cr_assert_gt(ok, 1000);
+	cr_assert_gt(rejected, 1000);
+}
+
+Test(b64u, public_decode_rejects_every_byte_outside_alphabet_anywhere)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+	for (unsigned c = 0; c < 256; c++) {
+		bool in_alphabet = c != 0 && strchr(a, (int)c);
+
+		for (size_t pos = 0; pos < 7; pos++) {
+			char s[7] = {'A', 'A', 'A', 'A', 'A', 'A', 'A'};
+			uint8_t out[8];
+
+			s[pos] = (char)c;
+			if (in_alphabet)
+				continue;
+			cr_assert_eq(b64u_decode_public(out, sizeof out, s, 7), -EINVAL,
+				     "byte 0x%02x at %zu accepted", c, pos);
+			cr_assert_eq(decode_both(s, 7, 8), -EINVAL);
+			cr_assert_eq(decode_both(s, 6, 8), pos < 6 ? -EINVAL : 4);
+		}
+	}
+}
+
+Test(b64u, public_decode_same_strictness)
+{
+	static const struct {
+		const char *s;
+		long want;
+	} cases[] = {
+	    {"Zg==", -EINVAL},	 {"Zm8=", -EINVAL},  {"Zm9vYg==", -EINVAL},
+	    {"Zm9 ", -EINVAL},	 {"Zm\n9", -EINVAL}, {"\tZm8", -EINVAL},
+	    {"Z", -EINVAL},	 {"Zm9vY", -EINVAL}, {"AAAAAAAAA", -EINVAL},
+	    {"Zh", -EINVAL},	 {"Zv", -EINVAL},    {"Zw", 1},
+	    {"Zm9", -EINVAL},	 {"Zm-", -EINVAL},   {"Zm8", 2},
+	    {"AAAAAB", -EINVAL}, {"Zm9v", 3},	     {"", 0},
+	    {"__8", 2},		 {"-_-_", 3},
+	};
+
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+		cr_assert_eq(decode_both(cases[k].s, strlen(cases[k].s), 8), cases[k].want,
+			     "\"%s\"", cases[k].s);
+}
+
+Test(b64u, public_no_space_and_wipe)
+{
+	char enc[8];
+	uint8_t out[6];
+
+	cr_assert_eq(b64u_encode_public(enc, 3, (const uint8_t *)"foo", 3), -ENOSPC);
+	cr_assert_eq(b64u_encode_public(enc, 4, (const uint8_t *)"foo", 3), 4);
+	cr_assert_eq(b64u_encode_public(enc, 0, NULL, 0), 0);
+	cr_assert_eq(b64u_decode_public(out, 2, "Zm9v", 4), -ENOSPC);
+	cr_assert_eq(b64u_decode_public(out, 3, "Zm9v", 4), 3);
+	cr_assert_eq(b64u_decode_public(out, 1, "Zm8", 3), -ENOSPC);
+	/* the first group decodes before the bad character is met: dst is zeroed all the same */
+	memset(out, 0x55, sizeof out);
+	cr_assert_eq(b64u_decode_public(out, sizeof out, "Zm9vY!", 6), -EINVAL);
+	cr_assert_eq(out[0], 0);
+	cr_assert_eq(out[3], 0);
+	cr_assert_eq(out[4], 0x55, "beyond b64u_decoded_max(6) = 4: untouched");
 }

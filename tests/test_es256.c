@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* ES256: RFC 7515 A.3 known answer, SHA-256 known answer, DER <-> r||s, sign then verify. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,4 +326,188 @@ Test(es256, wrong_key_types_rejected)
 	EVP_PKEY_free(p384);
 	EVP_PKEY_free(ed);
 	EVP_PKEY_free(pub);
+}
+
+/* ---- prepared forms: pp_signer_evp_open, pp_es256_pub ----------------------------------- */
+
+Test(es256, open_signer_signs_and_prepared_key_verifies)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256"), *other = EVP_EC_gen("P-256");
+	struct pp_signer s;
+	struct pp_es256_pub p, po;
+	uint8_t d[32], sig[PP_SIG_LEN];
+
+	cr_assert_eq(pp_signer_evp_open(&s, k), 0);
+	cr_assert_eq(pp_es256_pub_init(&p, k), 0);
+	cr_assert_eq(pp_es256_pub_init(&po, other), 0);
+	cr_assert_eq(pp_sha256("hello", 5, d), 0);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(s.sign(s.ctx, d, sig), 0);
+		cr_assert_eq(pp_es256_verify(k, "hello", 5, sig), 0);
+		cr_assert_eq(pp_es256_pub_verify(&p, "hello", 5, sig), 0);
+		cr_assert_eq(pp_es256_pub_verify(&p, "hellp", 5, sig), -EBADMSG);
+		cr_assert_eq(pp_es256_pub_verify(&po, "hello", 5, sig), -EBADMSG);
+	}
+	pp_signer_close(&s);
+	cr_assert_null(s.sign);
+	cr_assert_null(s.ctx);
+	pp_signer_close(&s); /* closed twice: nothing */
+	pp_signer_close(NULL);
+	pp_es256_pub_release(&p);
+	cr_assert_null(p.ctx);
+	pp_es256_pub_release(&p);
+	pp_es256_pub_release(NULL);
+	cr_assert_eq(pp_es256_pub_verify(&p, "hello", 5, sig), -EINVAL, "released");
+	pp_es256_pub_release(&po);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(other);
+}
+
+Test(es256, prepared_forms_hold_their_own_key_reference)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct pp_signer s;
+	struct pp_es256_pub p;
+	uint8_t d[32], sig[PP_SIG_LEN];
+
+	cr_assert_eq(pp_signer_evp_open(&s, k), 0);
+	cr_assert_eq(pp_es256_pub_init(&p, k), 0);
+	EVP_PKEY_free(k); /* the caller's reference: both still work (ASan would tell) */
+	cr_assert_eq(pp_sha256("x", 1, d), 0);
+	cr_assert_eq(s.sign(s.ctx, d, sig), 0);
+	cr_assert_eq(pp_es256_pub_verify(&p, "x", 1, sig), 0);
+	pp_signer_close(&s);
+	pp_es256_pub_release(&p);
+}
+
+Test(es256, prepared_key_rfc7515_a3)
+{
+	char in[1024];
+	size_t n = read_vector("rfc7515-a3.input", in, sizeof in);
+	uint8_t sig[PP_SIG_LEN];
+	EVP_PKEY *pub = a3_pub();
+	struct pp_es256_pub p;
+
+	a3_sig(sig);
+	cr_assert_eq(pp_es256_pub_init(&p, pub), 0);
+	EVP_PKEY_free(pub);
+	cr_assert_eq(pp_es256_pub_verify(&p, in, n, sig), 0);
+	for (size_t i = 0; i < n; i++) {
+		in[i] ^= 0x01;
+		cr_assert_eq(pp_es256_pub_verify(&p, in, n, sig), -EBADMSG, "input byte %zu", i);
+		in[i] ^= 0x01;
+	}
+	for (size_t i = 0; i < PP_SIG_LEN; i++) {
+		sig[i] ^= 0x80;
+		cr_assert_eq(pp_es256_pub_verify(&p, in, n, sig), -EBADMSG, "signature byte %zu",
+			     i);
+		sig[i] ^= 0x80;
+	}
+	memset(sig, 0, sizeof sig);
+	cr_assert_eq(pp_es256_pub_verify(&p, in, n, sig), -EBADMSG, "zero signature");
+	pp_es256_pub_release(&p);
+}
+
+static int failing_stub(void *ctx, const uint8_t digest[32], uint8_t sig[PP_SIG_LEN])
+{
+	(void)ctx;
+	(void)digest;
+	(void)sig;
+	return -EIO;
+}
+
+Test(es256, prepared_forms_reject_what_the_plain_ones_reject)
+{
+	EVP_PKEY *p384 = EVP_EC_gen("P-384");
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *pub = a3_pub();
+	struct pp_signer s = {failing_stub, (void *)1};
+	struct pp_es256_pub p = {(EVP_PKEY_CTX *)1};
+	uint8_t sig[PP_SIG_LEN] = {1};
+
+	cr_assert_not_null(p384);
+	cr_assert_not_null(ed);
+	cr_assert_eq(pp_signer_evp_open(&s, p384), -EINVAL);
+	cr_assert_null(s.sign, "zeroed on error");
+	cr_assert_null(s.ctx);
+	cr_assert_eq(pp_signer_evp_open(&s, ed), -EINVAL);
+	cr_assert_eq(pp_signer_evp_open(&s, NULL), -EINVAL);
+	cr_assert_eq(pp_signer_evp_open(&s, pub), -EINVAL, "a public key cannot sign");
+	cr_assert_eq(pp_signer_evp_open(NULL, pub), -EINVAL);
+	pp_signer_close(&s);
+	cr_assert_eq(pp_es256_pub_init(&p, p384), -EINVAL);
+	cr_assert_null(p.ctx, "no context on error");
+	cr_assert_eq(pp_es256_pub_init(&p, ed), -EINVAL);
+	cr_assert_eq(pp_es256_pub_init(&p, NULL), -EINVAL);
+	cr_assert_eq(pp_es256_pub_init(NULL, pub), -EINVAL);
+	cr_assert_eq(pp_es256_pub_verify(&p, "x", 1, sig), -EINVAL);
+	cr_assert_eq(pp_es256_pub_verify(NULL, "x", 1, sig), -EINVAL);
+	EVP_PKEY_free(p384);
+	EVP_PKEY_free(ed);
+	EVP_PKEY_free(pub);
+}
+
+Test(es256, close_leaves_other_signers_alone)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct pp_signer s;
+	uint8_t d[32] = {0}, sig[PP_SIG_LEN];
+
+	cr_assert_eq(pp_signer_evp(&s, k), 0);
+	pp_signer_close(&s); /* must not free the caller's key */
+	cr_assert_null(s.sign);
+	cr_assert_eq(pp_signer_evp(&s, k), 0);
+	cr_assert_eq(s.sign(s.ctx, d, sig), 0);
+	cr_assert_eq(pp_es256_verify(k, NULL, 0, sig), -EBADMSG, "signed a digest, not a message");
+	EVP_PKEY_free(k);
+}
+
+#define MT_THREADS 4
+#define MT_ROUNDS 50
+
+struct mt_arg {
+	const struct pp_signer *s;
+	const struct pp_es256_pub *p;
+	unsigned id;
+	int failures;
+};
+
+static void *mt_worker(void *arg)
+{
+	struct mt_arg *a = arg;
+
+	for (unsigned i = 0; i < MT_ROUNDS; i++) {
+		uint8_t msg[8] = {(uint8_t)a->id, (uint8_t)i}, d[32], sig[PP_SIG_LEN];
+
+		if (pp_sha256(msg, sizeof msg, d) != 0 || a->s->sign(a->s->ctx, d, sig) != 0 ||
+		    pp_es256_pub_verify(a->p, msg, sizeof msg, sig) != 0)
+			a->failures++;
+		msg[7] ^= 1;
+		if (pp_es256_pub_verify(a->p, msg, sizeof msg, sig) != -EBADMSG)
+			a->failures++;
+	}
+	return NULL;
+}
+
+Test(es256, prepared_forms_shared_by_threads)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct pp_signer s;
+	struct pp_es256_pub p;
+	struct mt_arg a[MT_THREADS];
+	pthread_t th[MT_THREADS];
+
+	cr_assert_eq(pp_signer_evp_open(&s, k), 0);
+	cr_assert_eq(pp_es256_pub_init(&p, k), 0);
+	for (unsigned i = 0; i < MT_THREADS; i++) {
+		a[i] = (struct mt_arg){.s = &s, .p = &p, .id = i};
+		cr_assert_eq(pthread_create(&th[i], NULL, mt_worker, &a[i]), 0);
+	}
+	for (unsigned i = 0; i < MT_THREADS; i++) {
+		cr_assert_eq(pthread_join(th[i], NULL), 0);
+		cr_assert_eq(a[i].failures, 0, "thread %u", i);
+	}
+	pp_signer_close(&s);
+	pp_es256_pub_release(&p);
+	EVP_PKEY_free(k);
 }

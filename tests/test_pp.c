@@ -790,3 +790,77 @@ Test(pp, parse_rejects_oversize_parts)
 	cr_assert_eq(pp_parse(tok, hl + 5 + 87, &t, &pp, sig, &why), -EINVAL);
 	cr_assert_str_eq(why, "header too long");
 }
+
+/* The fast signer gives tokens that parse and verify like pp_signer_evp's. */
+Test(pp, sign_with_open_signer)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	struct pp_signer s;
+	struct pp_es256_pub pub;
+	struct pp_passport pp, back;
+	struct pp_token t;
+	uint8_t sig[PP_SIG_LEN];
+	char tok[PP_TOKEN_MAX], in[PP_TOKEN_MAX];
+	const char *why = NULL;
+
+	cr_assert_not_null(k);
+	cr_assert_eq(pp_signer_evp_open(&s, k), 0);
+	cr_assert_eq(pp_es256_pub_init(&pub, k), 0);
+	shaken_rfc(&pp);
+	for (int i = 0; i < 4; i++) {
+		long n = pp_sign(&pp, &s, tok, sizeof tok);
+		long il = pp_signing_input(&pp, in, sizeof in);
+
+		cr_assert_gt(n, 0);
+		cr_assert_eq(pp_parse(tok, (size_t)n, &t, &back, sig, &why), 0, "%s", why);
+		cr_assert(pp_passport_equal(&pp, &back));
+		cr_assert_eq(il, (long)(t.sig - 1 - tok));
+		cr_assert(memcmp(in, tok, (size_t)il) == 0);
+		cr_assert_eq(pp_es256_verify(k, tok, (size_t)il, sig), 0);
+		cr_assert_eq(pp_es256_pub_verify(&pub, tok, (size_t)il, sig), 0);
+		cr_assert_eq(pp_es256_pub_verify(&pub, tok, (size_t)il - 1, sig), -EBADMSG);
+	}
+	pp_signer_close(&s);
+	cr_assert_eq(pp_sign(&pp, &s, tok, sizeof tok), -EINVAL, "closed signer");
+	pp_es256_pub_release(&pub);
+	EVP_PKEY_free(k);
+}
+
+/* Builder checks on strings (json_safe): each field, each kind of fault, and DEL allowed. */
+Test(pp, builder_string_checks_per_field)
+{
+	static const char *const bad[] = {"a\"b",     "a\\b",	      "a\x01",
+					  "\x1f",     "a\xc3",	      "\xc3\x28",
+					  "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+					  "\x80",     "\xc0\xaf"};
+	static const char *const good[] = {"a\x7f", "caf\xc3\xa9", "\xe2\x82\xac",
+					   "\xf0\x9f\x98\x80", "x y/z:~"};
+	struct pp_passport pp;
+	char buf[PP_TOKEN_MAX];
+
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		shaken_rfc(&pp);
+		snprintf(pp.x5u, sizeof pp.x5u, "%s", bad[k]);
+		cr_assert_eq(pp_header_json(&pp, buf, sizeof buf), -EINVAL, "x5u bad %zu", k);
+		cr_assert_eq(pp_signing_input(&pp, buf, sizeof buf), -EINVAL, "x5u bad %zu", k);
+		shaken_rfc(&pp);
+		snprintf(pp.origid, sizeof pp.origid, "%s", bad[k]);
+		cr_assert_eq(pp_claims_json(&pp, buf, sizeof buf), -EINVAL, "origid bad %zu", k);
+		cr_assert_eq(pp_signing_input(&pp, buf, sizeof buf), -EINVAL, "origid bad %zu", k);
+		cr_assert_eq(pp_id_set(&pp.orig, PP_ID_URI, bad[k]), -EINVAL, "uri bad %zu", k);
+	}
+	for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
+		shaken_rfc(&pp);
+		snprintf(pp.x5u, sizeof pp.x5u, "%s", good[k]);
+		snprintf(pp.origid, sizeof pp.origid, "%s", good[k]);
+		cr_assert_gt(pp_signing_input(&pp, buf, sizeof buf), 0, "good %zu", k);
+		cr_assert_eq(pp_id_set(&pp.orig, PP_ID_URI, good[k]), 0, "uri good %zu", k);
+	}
+	/* a field without a NUL */
+	shaken_rfc(&pp);
+	memset(pp.origid, 'a', sizeof pp.origid);
+	cr_assert_eq(pp_claims_json(&pp, buf, sizeof buf), -EINVAL);
+	shaken_rfc(&pp);
+	memset(pp.x5u, 'a', sizeof pp.x5u);
+	cr_assert_eq(pp_header_json(&pp, buf, sizeof buf), -EINVAL);
+}

@@ -772,3 +772,58 @@ Test(verify, strings_and_table)
 	cr_assert_eq(pp_check_verstat(PP_CHECK_NO_IDENTITY), PP_VERSTAT_NO_VALIDATION);
 	cr_assert_eq(pp_check_verdict(PP_CHECK_CERT_INVALID), PP_VERDICT_UNSUPPORTED_CREDENTIAL);
 }
+
+/* ---- phase 2 with a key prepared once (the certificate cache's form) --------------------- */
+
+/* Begins verification of a hand-made, correctly signed SHAKEN token; must need a certificate. */
+static void begin_good(struct pp_verify *v, char *value, size_t cap)
+{
+	size_t n = make_token(value, cap, HDR, CLAIMS);
+	strcpy(value + n, PARAMS);
+	struct pp_slice s = {value, strlen(value)};
+	struct pp_verify_params p = params();
+	cr_assert_eq(pp_verify_begin(v, &s, 1, &p), 1);
+}
+
+Test(verify, prepared_key_passes)
+{
+	static char value[PP_IDENTITY_MAX];
+	static struct pp_verify v;
+	struct pp_es256_pub pub;
+	cr_assert_eq(pp_es256_pub_init(&pub, key), 0);
+	begin_good(&v, value, sizeof(value));
+	pp_verify_end_pub(&v, &pub);
+	pp_es256_pub_release(&pub);
+	expect(&v, PP_VERSTAT_PASSED, PP_VERDICT_PASSED, PP_CHECK_OK);
+}
+
+Test(verify, prepared_key_of_other_certificate_is_438)
+{
+	static char value[PP_IDENTITY_MAX];
+	static struct pp_verify v;
+	struct pp_es256_pub pub;
+	EVP_PKEY *other = EVP_EC_gen("P-256");
+	cr_assert_not_null(other);
+	cr_assert_eq(pp_es256_pub_init(&pub, other), 0);
+	EVP_PKEY_free(other);
+	begin_good(&v, value, sizeof(value));
+	pp_verify_end_pub(&v, &pub);
+	pp_es256_pub_release(&pub);
+	expect(&v, FAILED, PP_VERDICT_INVALID_IDENTITY, PP_CHECK_SIGNATURE);
+}
+
+Test(verify, prepared_key_missing_or_released_is_437)
+{
+	static char value[PP_IDENTITY_MAX];
+	static struct pp_verify v;
+	struct pp_es256_pub pub;
+	begin_good(&v, value, sizeof(value));
+	pp_verify_end_pub(&v, NULL);
+	expect(&v, FAILED, PP_VERDICT_UNSUPPORTED_CREDENTIAL, PP_CHECK_CERT_INVALID);
+
+	cr_assert_eq(pp_es256_pub_init(&pub, key), 0);
+	pp_es256_pub_release(&pub);
+	begin_good(&v, value, sizeof(value));
+	pp_verify_end_pub(&v, &pub);
+	expect(&v, FAILED, PP_VERDICT_UNSUPPORTED_CREDENTIAL, PP_CHECK_CERT_INVALID);
+}
