@@ -10,10 +10,16 @@
 
 #include "crypto/pp.h"
 
-static bool is_b64u(char c)
+/* The characters of a compact JWS: the base64url alphabet and '.' (a table: it is per byte of
+ * every token built or parsed). */
+static const bool jws_char[256] = {
+	['A' ... 'Z'] = true, ['a' ... 'z'] = true, ['0' ... '9'] = true,
+	['-'] = true, ['_'] = true, ['.'] = true,
+};
+
+static bool is_jws_char(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_';
+	return jws_char[(unsigned char)c];
 }
 
 /* RFC 3261 token characters. */
@@ -93,7 +99,7 @@ long pp_identity_build(char *buf, size_t cap, const char *token, size_t token_le
 	if (!buf || !token || !pp || token_len == 0)
 		return -EINVAL;
 	for (size_t i = 0; i < token_len; i++)
-		if (!is_b64u(token[i]) && token[i] != '.')
+		if (!is_jws_char(token[i]))
 			return -EINVAL;
 	size_t x5u_len = strnlen(pp->x5u, sizeof(pp->x5u));
 	if (x5u_len == 0 || x5u_len == sizeof(pp->x5u))
@@ -232,7 +238,7 @@ int pp_identity_parse(const char *s, size_t len, struct pp_identity *id, const c
 
 	/* the token: base64url parts separated by exactly two dots */
 	size_t t0 = i, dots[2] = {0, 0}, ndots = 0;
-	while (i < end && (is_b64u(s[i]) || s[i] == '.')) {
+	while (i < end && is_jws_char(s[i])) {
 		if (s[i] == '.') {
 			if (ndots == 2)
 				return fail(why, "token has more than three parts");
