@@ -12,8 +12,10 @@ packages=(
 	libcriterion-dev python3 jq ca-certificates
 	# HSM: the PKCS#11 header (p11-kit), SoftHSM2 as the test token, pkcs11-tool, libp11
 	libp11-kit-dev softhsm2 opensc libengine-pkcs11-openssl
+	# the dataplane: DPDK 22.11 (virtual devices, no hugepages needed), iproute2 for namespaces
+	libdpdk-dev dpdk iproute2
 	# real peers used by the tests and the demo
-	secsipidx nginx
+	secsipidx nginx sip-tester tshark
 )
 
 missing=()
@@ -30,6 +32,22 @@ if ((${#missing[@]})); then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
 		"${missing[@]}" >/dev/null
+fi
+# OpenSSL's pkcs11-provider (CSRs signed by an HSM key, shaken-hsm csr) is in Debian 12's
+# bookworm-backports only: add that source (once) when the package is missing.
+if ! dpkg-query -W -f='${Status}' pkcs11-provider 2>/dev/null | grep -q 'install ok installed'
+then
+	echo "deps: installing pkcs11-provider from bookworm-backports"
+	sudo=""
+	[[ $(id -u) -ne 0 ]] && sudo="sudo"
+	if ! grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/
+	then
+		echo 'deb http://deb.debian.org/debian bookworm-backports main' |
+			$sudo tee /etc/apt/sources.list.d/backports.list >/dev/null
+	fi
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+		-t bookworm-backports pkcs11-provider >/dev/null
 fi
 # nginx is only run by the tests, as an unprivileged foreground process with its own config.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then

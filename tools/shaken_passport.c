@@ -34,6 +34,8 @@
 #include "crypto/tn.h"
 #include "crypto/verify.h"
 #include "dataplane/sip/sip.h"
+#include "hsm/hsm.h"
+#include "hsm/p11.h"
 #include "tools/x5u_fetch.h"
 
 #define EXIT_FAIL 1
@@ -42,6 +44,8 @@
 #define VALUE_MAX (PP_IDENTITY_MAX + 64)  /* an Identity value read from argv or a file */
 #define SIP_FILE_MAX SIP_MSG_MAX          /* a SIP message read from a file */
 #define ALLOW_MAX 16                      /* --allow-host entries */
+#define SP_HSM_MODULE "/usr/lib/softhsm/libsofthsm2.so" /* pkcs11: keys without module-path= */
+#define SP_HSM_TIMEOUT_NS 5000000000ull   /* one HSM signature, queue to completion */
 
 static const char *prog = "shaken-passport";
 
@@ -175,7 +179,10 @@ static void usage_sign(FILE *f)
 		"usage: %s sign --key KEY --x5u URL --attest A|B|C --orig TN --dest TN[,TN...]\n"
 		"                [--origid UUID] [--iat SECONDS] [--sip @FILE [--emit-sip]]\n"
 		"  Prints the full-form Identity header value of a signed SHAKEN PASSporT.\n"
-		"  --key KEY      PEM EC P-256 private key file (pkcs11: URIs: not yet supported)\n"
+		"  --key KEY      PEM EC P-256 private key file, or a PKCS#11 URI of a key on an\n"
+		"                 HSM: 'pkcs11:token=T;object=L?pin-source=file:/path/pin'\n"
+		"                 (PIN from pin-source= else $SHAKEND_HSM_PIN; module from\n"
+		"                 module-path= else " SP_HSM_MODULE ")\n"
 		"  --x5u URL      https URL of the signing certificate (also the info parameter)\n"
 		"  --attest L     attestation level A, B or C\n"
 		"  --orig TN      calling TN (any form: +1-215-555-1212)\n"
@@ -193,10 +200,6 @@ static int load_key(const char *path, EVP_PKEY **out)
 	BIO *bio;
 	EVP_PKEY *key;
 
-	if (strncasecmp(path, "pkcs11:", 7) == 0) {
-		errmsg("PKCS#11 URIs are not supported by this tool yet; give a PEM key file");
-		return -1;
-	}
 	bio = BIO_new_file(path, "r");
 	if (bio == NULL) {
 		errmsg("cannot open key file %s", path);
@@ -210,6 +213,95 @@ static int load_key(const char *path, EVP_PKEY **out)
 		return -1;
 	}
 	*out = key;
+	return 0;
+}
+
+/* An HSM key: a one-token engine (one session) and the adapter context. */
+struct hsm_key {
+	struct hsm_pp_signer ctx;
+};
+
+static const char *hsm_strerror(int rc)
+{
+	switch (rc) {
+	case -EINVAL:
+		return "bad PKCS#11 URI (or no object=/id= to select the key)";
+	case -ENODEV:
+		return "the token cannot be used";
+	case -ENOENT:
+		return "no such key on the token";
+	case -ENOSPC:
+		return "too many tokens or keys";
+	default:
+		return strerror(-rc);
+	}
+}
+
+static const char *p11_strerror(int rc)
+{
+	switch (rc) {
+	case -EINVAL:
+		return "bad PKCS#11 URI";
+	case -ELIBACC:
+		return "cannot load the PKCS#11 module (module-path=)";
+	case -ENODEV:
+		return "no such token";
+	case -EACCES:
+		return "PIN refused";
+	case -ENOENT:
+		return "no PIN: give pin-source=file:PATH in the URI or set SHAKEND_HSM_PIN";
+	default:
+		return strerror(-rc);
+	}
+}
+
+/*
+ * Opens the key named by the pkcs11: URI uri through the signing engine (hsm.h): the token is
+ * selected by token=/serial=/slot-id=..., the key by object= and/or id=; the module comes from
+ * module-path= (default SP_HSM_MODULE), the PIN from pin-source= else $SHAKEND_HSM_PIN (never
+ * argv). Returns 0, or -1 (reported) with nothing left open: a key that cannot be used is a
+ * usage error (exit 2), as an unreadable key file is.
+ */
+static int hsm_key_open(const char *uri, struct hsm_key *hk)
+{
+	struct hsm_engine_cfg cfg = {
+		.module_path = SP_HSM_MODULE,
+		.sessions = 1,
+		.ring_size = 16,
+		.default_timeout_ns = SP_HSM_TIMEOUT_NS,
+		.op_timeout_ns = SP_HSM_TIMEOUT_NS,
+		.max_attempts = 2,
+	};
+	struct hsm_engine *e = NULL;
+	int rc;
+
+	rc = hsm_engine_create(&cfg, &e);
+	if (rc < 0) {
+		errmsg("cannot create the HSM engine: %s", strerror(-rc));
+		return -1;
+	}
+	rc = hsm_engine_add_token(e, uri);
+	if (rc >= 0)
+		rc = hsm_engine_start(e);
+	if (rc >= 0)
+		rc = hsm_engine_key_add(e, uri, &hk->ctx.key);
+	if (rc < 0) {
+		struct hsm_p11_tok *t = NULL;
+		int orc;
+
+		hsm_engine_destroy(e);
+		/* the engine says little (a token it cannot open is only "out of service"):
+		 * open the token directly for the precise reason */
+		orc = rc == -EINVAL ? 0 : hsm_p11_open(uri, SP_HSM_MODULE, NULL, &t);
+		hsm_p11_close(t);
+		if (orc < 0)
+			errmsg("PKCS#11 key %s: %s", uri, p11_strerror(orc));
+		else
+			errmsg("PKCS#11 key %s: %s", uri, hsm_strerror(rc));
+		return -1;
+	}
+	hk->ctx.e = e;
+	hk->ctx.timeout_ns = SP_HSM_TIMEOUT_NS;
 	return 0;
 }
 
@@ -285,6 +377,7 @@ static int cmd_sign(int argc, char **argv)
 	struct x5u_url url;
 	const char *why;
 	EVP_PKEY *key = NULL;
+	struct hsm_key hk = { .ctx = { .e = NULL } };
 	long len, vlen;
 	int c, rc = EXIT_USAGE;
 
@@ -389,11 +482,20 @@ static int cmd_sign(int argc, char **argv)
 		errmsg("cannot build the PASSporT (an origid or x5u too long?)");
 		return EXIT_USAGE;
 	}
-	if (load_key(key_path, &key) < 0)
-		return EXIT_USAGE;
-	if (pp_signer_evp(&signer, key) < 0) {
-		errmsg("%s: not an EC P-256 private key (ES256 needs one)", key_path);
-		goto out;
+	if (strncasecmp(key_path, "pkcs11:", 7) == 0) {
+		if (hsm_key_open(key_path, &hk) < 0)
+			return EXIT_USAGE;
+		if (hsm_pp_signer(&signer, &hk.ctx) < 0) {
+			errmsg("cannot set up the HSM signer");
+			goto out;
+		}
+	} else {
+		if (load_key(key_path, &key) < 0)
+			return EXIT_USAGE;
+		if (pp_signer_evp(&signer, key) < 0) {
+			errmsg("%s: not an EC P-256 private key (ES256 needs one)", key_path);
+			goto out;
+		}
 	}
 	rc = EXIT_FAIL;
 	len = pp_sign(&pp, &signer, token, sizeof(token));
@@ -421,6 +523,7 @@ static int cmd_sign(int argc, char **argv)
 	rc = 0;
 out:
 	EVP_PKEY_free(key);
+	hsm_engine_destroy(hk.ctx.e);
 	return rc;
 }
 
