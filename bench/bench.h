@@ -39,6 +39,7 @@ void bench_report(const struct bench_opts *o, json_t *out, const char *name, dou
 		  const char *base_name, double base_rate, double target);
 
 int bench_crypto_main(const struct bench_opts *o, json_t *out);
+int bench_certcache_main(const struct bench_opts *o, json_t *out);
 int bench_hsm_main(const struct bench_opts *o, json_t *out);
 
 #endif

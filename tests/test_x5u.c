@@ -12,7 +12,7 @@
 
 #include <criterion/criterion.h>
 
-#include "tools/x5u_fetch.h"
+#include "dataplane/certcache/x5u_fetch.h"
 
 /* ---- addresses ------------------------------------------------------------------------ */
 

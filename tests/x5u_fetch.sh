@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # x5u fetcher against real HTTPS servers: nginx (unprivileged, foreground, own prefix) on
 # 127.0.0.1:8443 with a certificate from a test CA made here, and a small python3 TLS server
-# for the slow endpoint. Checks the ATIS-1000074 rules and the SSRF guard of tools/x5u_fetch.c
+# for the slow endpoint. Checks the ATIS-1000074 rules and the SSRF guard of dataplane/certcache/x5u_fetch.c
 # through `shaken-passport fetch`. Exit 77 when nginx, python3 or openssl is missing.
 set -euo pipefail
 

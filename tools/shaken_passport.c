@@ -33,10 +33,11 @@
 #include "crypto/pp.h"
 #include "crypto/tn.h"
 #include "crypto/verify.h"
+#include "dataplane/certcache/fetch.h"
 #include "dataplane/sip/sip.h"
 #include "hsm/hsm.h"
 #include "hsm/p11.h"
-#include "tools/x5u_fetch.h"
+#include "dataplane/certcache/x5u_fetch.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -657,7 +658,8 @@ static int verify_cert_stage(struct pp_verify *v, const struct verify_opts *o,
 	struct cert_chain chain = {0};
 	struct cert_store *store = NULL;
 	struct cert_result res = {0};
-	struct x5u_policy pol = {0};
+	struct fetch_cfg fcfg = {0};
+	struct fetch_result fr;
 	struct x5u_result xr;
 	EVP_PKEY *pub;
 	int rc;
@@ -672,10 +674,11 @@ static int verify_cert_stage(struct pp_verify *v, const struct verify_opts *o,
 		}
 	} else {
 		cr->source = "x5u";
-		pol.allow_hosts = o->allow;
-		pol.n_allow_hosts = o->n_allow;
-		pol.ca_file = o->ca_file;
-		rc = x5u_fetch(&pol, v->x5u, body, sizeof(body), &xr);
+		fcfg.x5u.allow_hosts = o->allow;
+		fcfg.x5u.n_allow_hosts = o->n_allow;
+		fcfg.x5u.ca_file = o->ca_file;
+		rc = fetch_x5u_sync(&fcfg, v->x5u, body, sizeof(body), &fr);
+		xr = fr.x5u;
 		cr->fetch_kind = xr.kind;
 		cr->http_status = xr.http_status;
 		snprintf(cr->fetch_detail, sizeof(cr->fetch_detail), "%s", xr.detail);

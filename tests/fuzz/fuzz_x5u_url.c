@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tools/x5u_fetch.h"
+#include "dataplane/certcache/x5u_fetch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

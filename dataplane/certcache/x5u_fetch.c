@@ -3,11 +3,12 @@
  * x5u fetch: URL and address policy (pure), then one blocking libcurl transfer with the
  * address check in the open-socket callback. See x5u_fetch.h.
  */
-#include "tools/x5u_fetch.h"
+#include "dataplane/certcache/x5u_fetch.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -427,24 +428,10 @@ int x5u_url_check(const struct x5u_policy *p, const char *url, struct x5u_url *u
 
 /* ---- fetch ----------------------------------------------------------------------------- */
 
-struct fetch_ctx {
-	const struct x5u_policy *p;
-	const struct x5u_url *u;
-	bool host_allowed;
-	bool blocked;
-	char blocked_why[400];
-	char *buf;
-	size_t limit;
-	size_t len;
-	bool too_large;
-	bool bad_status;
-	CURL *curl;
-};
-
 static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose,
 				    struct curl_sockaddr *sa)
 {
-	struct fetch_ctx *c = clientp;
+	struct x5u_xfer *c = clientp;
 	char text[INET6_ADDRSTRLEN] = "?";
 	uint16_t port = 0;
 	bool special;
@@ -469,7 +456,7 @@ static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose,
 			 sa->family);
 		return CURL_SOCKET_BAD;
 	}
-	if (port != c->u->port || !x5u_port_allowed(c->p, port)) {
+	if (port != c->u.port || !x5u_port_allowed(c->p, port)) {
 		c->blocked = true;
 		snprintf(c->blocked_why, sizeof(c->blocked_why), "connection to port %u refused",
 			 (unsigned)port);
@@ -479,7 +466,7 @@ static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose,
 		c->blocked = true;
 		snprintf(c->blocked_why, sizeof(c->blocked_why),
 			 "%s is a special-purpose address and %s is not on the allow-list", text,
-			 c->u->host);
+			 c->u.host);
 		return CURL_SOCKET_BAD;
 	}
 	return socket(sa->family, sa->socktype, sa->protocol);
@@ -487,7 +474,7 @@ static curl_socket_t open_socket_cb(void *clientp, curlsocktype purpose,
 
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
-	struct fetch_ctx *c = userp;
+	struct x5u_xfer *c = userp;
 	size_t n = size * nmemb;
 	long status = 0;
 
@@ -502,6 +489,71 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	}
 	memcpy(c->buf + c->len, data, n);
 	c->len += n;
+	return n;
+}
+
+/* Appends v[0..n) to dst (cap bytes, NUL-terminated), after sep when dst is not empty; cuts. */
+static void hdr_keep(char *dst, size_t cap, const char *sep, const char *v, size_t n)
+{
+	size_t have = strlen(dst), s = have ? strlen(sep) : 0;
+
+	if (have + s >= cap - 1)
+		return;
+	memcpy(dst + have, sep, s);
+	have += s;
+	if (n > cap - 1 - have)
+		n = cap - 1 - have;
+	memcpy(dst + have, v, n);
+	dst[have + n] = '\0';
+}
+
+/* One header line (no NUL, may end in CRLF): keeps the few that caching and redirects need. */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	static const struct {
+		const char *name;
+		size_t off, cap;
+	} keep[] = {
+		{ "cache-control", offsetof(struct x5u_xfer, cache_control),
+		  sizeof(((struct x5u_xfer *)0)->cache_control) },
+		{ "expires", offsetof(struct x5u_xfer, expires),
+		  sizeof(((struct x5u_xfer *)0)->expires) },
+		{ "date", offsetof(struct x5u_xfer, date), sizeof(((struct x5u_xfer *)0)->date) },
+		{ "age", offsetof(struct x5u_xfer, age), sizeof(((struct x5u_xfer *)0)->age) },
+	};
+	struct x5u_xfer *c = userp;
+	size_t n = size * nmemb, colon, vs, ve;
+
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		/* a new response (after 1xx): forget what an earlier one said */
+		c->cache_control[0] = c->expires[0] = c->date[0] = c->age[0] = '\0';
+		c->location[0] = '\0';
+		return n;
+	}
+	for (colon = 0; colon < n && data[colon] != ':'; colon++)
+		;
+	if (colon == n)
+		return n;
+	for (vs = colon + 1; vs < n && (data[vs] == ' ' || data[vs] == '\t'); vs++)
+		;
+	for (ve = n; ve > vs && (data[ve - 1] == '\r' || data[ve - 1] == '\n' ||
+				 data[ve - 1] == ' ' || data[ve - 1] == '\t'); ve--)
+		;
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		if (strlen(keep[i].name) == colon && strncasecmp(data, keep[i].name, colon) == 0) {
+			char *dst = (char *)c + keep[i].off;
+
+			/* only Cache-Control may repeat; for the others the first one counts */
+			if (i == 0 || dst[0] == '\0')
+				hdr_keep(dst, keep[i].cap, ", ", data + vs, ve - vs);
+			return n;
+		}
+	}
+	if (colon == 8 && strncasecmp(data, "location", 8) == 0 && c->location[0] == '\0' &&
+	    ve - vs < sizeof(c->location)) {
+		memcpy(c->location, data + vs, ve - vs);
+		c->location[ve - vs] = '\0';
+	}
 	return n;
 }
 
@@ -520,53 +572,42 @@ static int fail(struct x5u_result *res, enum x5u_kind kind, int rc, const char *
 
 #define SETOPT(h, o, v)                                                                    \
 	do {                                                                               \
-		if (curl_easy_setopt((h), (o), (v)) != CURLE_OK) {                        \
-			rc = fail(res, X5U_INTERNAL, -EIO, "libcurl refused option " #o); \
-			goto out;                                                          \
-		}                                                                          \
+		if (curl_easy_setopt((h), (o), (v)) != CURLE_OK)                          \
+			return fail(res, X5U_INTERNAL, -EIO, "libcurl refused option " #o); \
 	} while (0)
 
-int x5u_fetch(const struct x5u_policy *p, const char *url, char *buf, size_t cap,
-	      struct x5u_result *res)
+int x5u_xfer_setup(struct x5u_xfer *x, CURL *h, const struct x5u_policy *p, const char *url,
+		   char *buf, size_t cap, struct x5u_result *res)
 {
 	static const struct x5u_policy defaults;
-	struct x5u_url u;
-	struct fetch_ctx c;
-	char errbuf[CURL_ERROR_SIZE] = "";
 	const char *why = "";
-	CURL *h = NULL;
-	CURLcode cc;
-	long status = 0;
 	int rc;
 
 	if (res == NULL)
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
+	if (x == NULL || h == NULL)
+		return fail(res, X5U_INTERNAL, -EINVAL, "no transfer");
+	memset(x, 0, sizeof(*x));
 	if (p == NULL)
 		p = &defaults;
 	if (buf == NULL || cap == 0)
 		return fail(res, X5U_INTERNAL, -EINVAL, "no buffer");
-	rc = x5u_url_check(p, url, &u, &why);
+	rc = x5u_url_check(p, url, &x->u, &why);
 	if (rc == -EACCES)
 		return fail(res, X5U_BLOCKED, rc, why);
 	if (rc < 0)
 		return fail(res, X5U_BAD_URL, rc, why);
 
-	memset(&c, 0, sizeof(c));
-	c.p = p;
-	c.u = &u;
-	c.host_allowed = x5u_host_allowed(p, u.host);
-	c.buf = buf;
-	c.limit = p->max_body ? p->max_body : X5U_BODY_MAX;
-	if (c.limit > cap - 1)
-		c.limit = cap - 1;
+	x->p = p;
+	x->host_allowed = x5u_host_allowed(p, x->u.host);
+	x->buf = buf;
+	x->limit = p->max_body ? p->max_body : X5U_BODY_MAX;
+	if (x->limit > cap - 1)
+		x->limit = cap - 1;
+	x->curl = h;
 
-	h = curl_easy_init();
-	if (h == NULL)
-		return fail(res, X5U_INTERNAL, -ENOMEM, "curl_easy_init failed");
-	c.curl = h;
 	SETOPT(h, CURLOPT_URL, url);
-	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, "https");
 	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
@@ -583,72 +624,106 @@ int x5u_fetch(const struct x5u_policy *p, const char *url, char *buf, size_t cap
 	SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (p->ca_file != NULL)
 		SETOPT(h, CURLOPT_CAINFO, p->ca_file);
+	SETOPT(h, CURLOPT_HTTP_VERSION,
+	       p->http1_only ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS,
 	       p->connect_timeout_ms > 0 ? p->connect_timeout_ms : (long)X5U_CONNECT_TIMEOUT_MS);
 	SETOPT(h, CURLOPT_TIMEOUT_MS, p->timeout_ms > 0 ? p->timeout_ms : (long)X5U_TIMEOUT_MS);
-	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c.limit);
+	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->limit);
 	SETOPT(h, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-	SETOPT(h, CURLOPT_OPENSOCKETDATA, &c);
+	SETOPT(h, CURLOPT_OPENSOCKETDATA, x);
 	SETOPT(h, CURLOPT_WRITEFUNCTION, write_cb);
-	SETOPT(h, CURLOPT_WRITEDATA, &c);
+	SETOPT(h, CURLOPT_WRITEDATA, x);
+	SETOPT(h, CURLOPT_HEADERFUNCTION, header_cb);
+	SETOPT(h, CURLOPT_HEADERDATA, x);
 	SETOPT(h, CURLOPT_USERAGENT, "shakend-x5u/1");
+	return 0;
+}
 
-	cc = curl_easy_perform(h);
-	(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+int x5u_xfer_done(struct x5u_xfer *x, CURLcode cc, struct x5u_result *res)
+{
+	long status = 0;
+	char msg[64];
+
+	if (res == NULL)
+		return -EINVAL;
+	memset(res, 0, sizeof(*res));
+	if (x == NULL || x->curl == NULL)
+		return fail(res, X5U_INTERNAL, -EINVAL, "no transfer");
+	(void)curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 	res->http_status = status;
-	if (c.blocked) {
-		rc = fail(res, X5U_BLOCKED, -EACCES, c.blocked_why);
-	} else if (c.bad_status || (cc == CURLE_OK && status != 200)) {
-		char msg[64];
-
+	if (x->blocked)
+		return fail(res, X5U_BLOCKED, -EACCES, x->blocked_why);
+	if (x->bad_status || (cc == CURLE_OK && status != 200)) {
 		snprintf(msg, sizeof(msg), "HTTP status %ld%s", status,
 			 status >= 300 && status < 400 ? " (redirects are not followed)" : "");
-		rc = fail(res, X5U_HTTP_STATUS, -EBADMSG, msg);
-	} else if (c.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
-		char msg[64];
-
-		snprintf(msg, sizeof(msg), "body larger than %zu bytes", c.limit);
-		rc = fail(res, X5U_TOO_LARGE, -EFBIG, msg);
-	} else if (cc == CURLE_OK) {
-		buf[c.len] = '\0';
-		res->len = c.len;
-		res->kind = X5U_OK;
-		rc = 0;
-	} else {
-		const char *text = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-
-		switch (cc) {
-		case CURLE_OPERATION_TIMEDOUT:
-			rc = fail(res, X5U_TIMEOUT, -ETIMEDOUT, text);
-			break;
-		case CURLE_COULDNT_RESOLVE_HOST:
-			rc = fail(res, X5U_RESOLVE, -EHOSTUNREACH, text);
-			break;
-		case CURLE_SSL_CONNECT_ERROR:
-		case CURLE_PEER_FAILED_VERIFICATION:
-		case CURLE_SSL_CERTPROBLEM:
-		case CURLE_SSL_CIPHER:
-		case CURLE_SSL_CACERT_BADFILE:
-		case CURLE_SSL_ISSUER_ERROR:
-		case CURLE_SSL_CRL_BADFILE:
-		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		case CURLE_SSL_INVALIDCERTSTATUS:
-		case CURLE_SSL_ENGINE_INITFAILED:
-		case CURLE_USE_SSL_FAILED:
-			rc = fail(res, X5U_TLS, -EPROTO, text);
-			break;
-		case CURLE_URL_MALFORMAT:
-		case CURLE_UNSUPPORTED_PROTOCOL:
-			rc = fail(res, X5U_BAD_URL, -EINVAL, text);
-			break;
-		case CURLE_OUT_OF_MEMORY:
-			rc = fail(res, X5U_INTERNAL, -ENOMEM, text);
-			break;
-		default:
-			rc = fail(res, X5U_CONNECT, -ECONNREFUSED, text);
-			break;
-		}
+		return fail(res, X5U_HTTP_STATUS, -EBADMSG, msg);
 	}
+	if (x->too_large || cc == CURLE_FILESIZE_EXCEEDED) {
+		snprintf(msg, sizeof(msg), "body larger than %zu bytes", x->limit);
+		return fail(res, X5U_TOO_LARGE, -EFBIG, msg);
+	}
+	if (cc == CURLE_OK) {
+		x->buf[x->len] = '\0';
+		res->len = x->len;
+		res->kind = X5U_OK;
+		return 0;
+	}
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return fail(res, X5U_TIMEOUT, -ETIMEDOUT, curl_easy_strerror(cc));
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return fail(res, X5U_RESOLVE, -EHOSTUNREACH, curl_easy_strerror(cc));
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_USE_SSL_FAILED:
+		return fail(res, X5U_TLS, -EPROTO, curl_easy_strerror(cc));
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return fail(res, X5U_BAD_URL, -EINVAL, curl_easy_strerror(cc));
+	case CURLE_OUT_OF_MEMORY:
+		return fail(res, X5U_INTERNAL, -ENOMEM, curl_easy_strerror(cc));
+	default:
+		return fail(res, X5U_CONNECT, -ECONNREFUSED, curl_easy_strerror(cc));
+	}
+}
+
+int x5u_fetch(const struct x5u_policy *p, const char *url, char *buf, size_t cap,
+	      struct x5u_result *res)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct x5u_xfer x;
+	CURLcode cc;
+	CURL *h;
+	int rc;
+
+	if (res == NULL)
+		return -EINVAL;
+	memset(res, 0, sizeof(*res));
+	h = curl_easy_init();
+	if (h == NULL)
+		return fail(res, X5U_INTERNAL, -ENOMEM, "curl_easy_init failed");
+	rc = x5u_xfer_setup(&x, h, p, url, buf, cap, res);
+	if (rc < 0)
+		goto out;
+	if (curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) {
+		rc = fail(res, X5U_INTERNAL, -EIO, "libcurl refused option CURLOPT_ERRORBUFFER");
+		goto out;
+	}
+	cc = curl_easy_perform(h);
+	rc = x5u_xfer_done(&x, cc, res);
+	/* libcurl's error buffer names the cause better than curl_easy_strerror() */
+	if (rc < 0 && errbuf[0] != '\0' && !x.blocked && !x.bad_status && !x.too_large &&
+	    res->kind != X5U_HTTP_STATUS && res->kind != X5U_TOO_LARGE)
+		(void)fail(res, res->kind, rc, errbuf);
 out:
 	curl_easy_cleanup(h);
 	return rc;

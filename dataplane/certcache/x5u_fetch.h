@@ -16,20 +16,26 @@
  *     (or rebinds) to such an address is refused too.
  *
  * The URL and address checks are pure functions (no I/O, no allocation): testable and
- * fuzzable on their own. Only x5u_fetch() does I/O.
+ * fuzzable on their own. Only x5u_fetch() does I/O. x5u_xfer_setup()/x5u_xfer_done() put the
+ * same rules on a caller's libcurl easy handle, so that an asynchronous fetcher (a curl multi
+ * handle, dataplane/certcache/fetch.h) runs exactly the transfer x5u_fetch() runs.
  */
-#ifndef SHAKEND_TOOLS_X5U_FETCH_H
-#define SHAKEND_TOOLS_X5U_FETCH_H
+#ifndef SHAKEND_DATAPLANE_CERTCACHE_X5U_FETCH_H
+#define SHAKEND_DATAPLANE_CERTCACHE_X5U_FETCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <curl/curl.h>
 
 #define X5U_URL_MAX 1023              /* longest URL accepted */
 #define X5U_HOST_MAX 253              /* longest DNS name */
 #define X5U_CONNECT_TIMEOUT_MS 1000   /* default connect timeout */
 #define X5U_TIMEOUT_MS 2000           /* default total timeout */
 #define X5U_BODY_MAX (64 * 1024)      /* default body cap, bytes */
+#define X5U_HDR_CC_MAX 255            /* Cache-Control bytes kept from a response */
+#define X5U_HDR_DATE_MAX 63           /* Expires / Date bytes kept from a response */
 
 /* What went wrong, as one clear kind. */
 enum x5u_kind {
@@ -71,6 +77,7 @@ struct x5u_policy {
 	long connect_timeout_ms;        /* <= 0: X5U_CONNECT_TIMEOUT_MS */
 	long timeout_ms;                /* <= 0: X5U_TIMEOUT_MS */
 	size_t max_body;                /* 0: X5U_BODY_MAX */
+	bool http1_only;                /* false: HTTP/2 offered over TLS (ALPN), else 1.1 */
 };
 
 /* The outcome of a fetch. */
@@ -129,6 +136,53 @@ int x5u_url_check(const struct x5u_policy *p, const char *url, struct x5u_url *u
 __attribute__((warn_unused_result))
 int x5u_fetch(const struct x5u_policy *p, const char *url, char *buf, size_t cap,
 	      struct x5u_result *res);
+
+/*
+ * One transfer on a caller's easy handle. The members are filled by x5u_xfer_setup() and the
+ * libcurl callbacks; read them after the transfer. The struct must stay at one address from
+ * x5u_xfer_setup() until the transfer has ended (the callbacks point at it).
+ */
+struct x5u_xfer {
+	const struct x5u_policy *p;
+	struct x5u_url u;               /* the URL being fetched */
+	bool host_allowed;              /* u.host is on p's allow-list */
+	CURL *curl;
+	char *buf;                      /* body destination, limit + 1 bytes */
+	size_t limit;                   /* body cap for this transfer */
+	size_t len;                     /* body bytes received */
+	bool blocked;                   /* the open-socket check refused an address */
+	bool too_large;
+	bool bad_status;                /* a body arrived with a status other than 200 */
+	char blocked_why[400];
+	/* Response headers of the last response, values trimmed, NUL-terminated, cut to fit;
+	 * several Cache-Control headers are joined with ", ". "" when absent. */
+	char cache_control[X5U_HDR_CC_MAX + 1];
+	char expires[X5U_HDR_DATE_MAX + 1];
+	char date[X5U_HDR_DATE_MAX + 1];
+	char age[24];
+	char location[X5U_URL_MAX + 1]; /* Location of a 3xx, "" when absent or too long */
+};
+
+/*
+ * Prepares easy handle h (fresh or curl_easy_reset()) to fetch url under policy p (NULL:
+ * defaults) into buf (cap bytes; the body may use min(max_body, cap - 1)): checks the URL with
+ * x5u_url_check() and sets every option of x5u_fetch() (https only, TLS verified, no proxy, no
+ * redirect, timeouts, body cap, address check on each connection, header capture, HTTP/2 unless
+ * p->http1_only). p, url and buf are borrowed until the transfer ends.
+ * Returns 0; or -EINVAL (BAD_URL, or no buffer), -EACCES (BLOCKED), -EIO (INTERNAL) with res
+ * filled as x5u_fetch() does.
+ */
+__attribute__((warn_unused_result))
+int x5u_xfer_setup(struct x5u_xfer *x, CURL *h, const struct x5u_policy *p, const char *url,
+		   char *buf, size_t cap, struct x5u_result *res);
+
+/*
+ * Judges a finished transfer whose libcurl result is cc (from curl_easy_perform() or the
+ * CURLMSG_DONE message of a multi handle). Fills res (http_status, len, kind, detail) and
+ * NUL-terminates the body on success. Returns what x5u_fetch() returns.
+ */
+__attribute__((warn_unused_result))
+int x5u_xfer_done(struct x5u_xfer *x, CURLcode cc, struct x5u_result *res);
 
 /* "ok", "bad-url", "blocked", "resolve", "connect", "tls", "timeout", "too-large",
  * "http-status", "internal"; "" when out of range. */
