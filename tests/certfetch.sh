@@ -7,6 +7,7 @@
 # nginx). Then runs test_fetch_nginx, which drives the fetcher and the cache against them.
 # Exit 77 when nginx, python3, openssl or shaken-pki is missing.
 set -euo pipefail
+. "$(dirname "$0")/lib/https.sh"
 
 build=${SHAKEND_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build}
 exe=$build/tests/test_fetch_nginx
@@ -32,15 +33,8 @@ trap cleanup EXIT
 cd "$tmp"
 
 # ---- TLS for the repository ------------------------------------------------------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout tls-ca.key \
-	-out tls-ca.pem -days 2 -subj /CN=certfetch-test-ca \
-	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key \
-	-out srv.csr -subj /CN=localhost 2>/dev/null
-printf '%s\n' subjectAltName=IP:127.0.0.1,DNS:localhost basicConstraints=CA:FALSE \
-	extendedKeyUsage=serverAuth >srv.ext
-openssl x509 -req -in srv.csr -CA tls-ca.pem -CAkey tls-ca.key -CAcreateserial -days 2 \
-	-out srv.pem -extfile srv.ext 2>/dev/null
+https_tls_ca tls-ca
+https_tls_server tls-ca
 
 # ---- STI PKI and the repository's content ------------------------------------------------
 "$pki_tool" --out pki --intermediate --crl-url https://127.0.0.1:8443/crl/sti-pa.crl >/dev/null
@@ -55,21 +49,15 @@ done
 head -c 70000 /dev/urandom | base64 >www/big.pem
 printf 'not a certificate\n' >www/notcert.txt
 
-cat >nginx.conf <<CONF
-daemon off;
-master_process off;
-pid $tmp/nginx.pid;
-error_log $tmp/logs/error.log;
-events { worker_connections 256; }
-http {
+{
+	https_nginx_head 256
+	echo 'http {'
+	cat <<CONF
 	log_format fetch '\$request_uri \$server_protocol \$status';
 	access_log $tmp/logs/access.log fetch;
-	client_body_temp_path $tmp/cbt;
-	proxy_temp_path $tmp/pt;
-	fastcgi_temp_path $tmp/ft;
-	uwsgi_temp_path $tmp/ut;
-	scgi_temp_path $tmp/st;
-	default_type application/x-pem-file;
+CONF
+	https_nginx_temp_paths
+	cat <<CONF
 	server {
 		listen 127.0.0.1:8443 ssl http2;
 		ssl_certificate $tmp/srv.pem;
@@ -86,28 +74,9 @@ http {
 	}
 }
 CONF
-nginx -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/logs/error.log" 2>logs/nginx.stderr &
-pids+=($!)
-
-cat >slow.py <<'PY'
-import http.server, ssl, sys, time
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        time.sleep(5)
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"late\n")
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-srv.daemon_threads = True
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[2], sys.argv[3])
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-srv.serve_forever()
-PY
-python3 slow.py 8444 srv.pem srv.key 2>logs/slow.log &
-pids+=($!)
+} >nginx.conf
+https_nginx_start
+https_slow_start 8444
 
 wait_port() { # port
 	for _ in $(seq 50); do

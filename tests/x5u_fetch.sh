@@ -5,6 +5,7 @@
 # for the slow endpoint. Checks the ATIS-1000074 rules and the SSRF guard of dataplane/certcache/x5u_fetch.c
 # through `shaken-passport fetch`. Exit 77 when nginx, python3 or openssl is missing.
 set -euo pipefail
+. "$(dirname "$0")/lib/https.sh"
 
 build=${SHAKEND_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build}
 sp=$build/tools/shaken-passport
@@ -32,40 +33,21 @@ fail() { n=$((n + 1)); fails=$((fails + 1)); echo "FAIL - $1"; }
 
 # ---- test PKI for TLS --------------------------------------------------------------------
 cd "$tmp"
-mkca() { # name
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$1.key" -out "$1.pem" -days 2 -subj "/CN=$1" \
-		-addext basicConstraints=critical,CA:TRUE \
-		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-}
-mkca x5u-test-ca
-mkca other-ca
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key \
-	-out srv.csr -subj /CN=localhost 2>/dev/null
-printf '%s\n' subjectAltName=IP:127.0.0.1,DNS:localhost basicConstraints=CA:FALSE \
-	extendedKeyUsage=serverAuth >srv.ext
-openssl x509 -req -in srv.csr -CA x5u-test-ca.pem -CAkey x5u-test-ca.key -CAcreateserial \
-	-days 2 -out srv.pem -extfile srv.ext 2>/dev/null
+https_tls_ca x5u-test-ca
+https_tls_ca other-ca
+https_tls_server x5u-test-ca
 
 mkdir -p www logs
 cp other-ca.pem www/cert.pem                    # any PEM certificate will do as the x5u
 head -c 70000 /dev/urandom | base64 >www/big.pem # over the 64 KiB cap
 printf 'tiny\n' >www/small.txt
 
-cat >nginx.conf <<EOF
-daemon off;
-master_process off;
-pid $tmp/nginx.pid;
-error_log $tmp/logs/error.log;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $tmp/cbt;
-	proxy_temp_path $tmp/pt;
-	fastcgi_temp_path $tmp/ft;
-	uwsgi_temp_path $tmp/ut;
-	scgi_temp_path $tmp/st;
-	default_type application/x-pem-file;
+{
+	https_nginx_head 64
+	echo 'http {'
+	echo '	access_log off;'
+	https_nginx_temp_paths
+	cat <<EOF
 	server {
 		listen 127.0.0.1:8443 ssl;
 		ssl_certificate $tmp/srv.pem;
@@ -75,28 +57,9 @@ http {
 	}
 }
 EOF
-nginx -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/logs/error.log" &
-pids+=($!)
-
-cat >slow.py <<'EOF'
-import http.server, ssl, sys, time
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        time.sleep(5)
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"late\n")
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-srv.daemon_threads = True
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[2], sys.argv[3])
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-srv.serve_forever()
-EOF
-python3 slow.py 8444 srv.pem srv.key 2>logs/slow.log &
-pids+=($!)
+} >nginx.conf
+https_nginx_start
+https_slow_start 8444
 
 wait_port() { # port
 	for _ in $(seq 50); do
