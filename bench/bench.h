@@ -15,6 +15,8 @@ struct bench_opts {
 	double seconds;   /* measuring time per case per round */
 	unsigned rounds;  /* alternations of case and baseline; the median is kept */
 	bool json_only;
+	unsigned long count; /* > 0: run each case and baseline exactly count times, untimed (for
+			      * instruction counting under callgrind: bench/callgrind.sh) */
 };
 
 /* One operation of a case; returns 0, or non-zero to abort the bench (a failed operation). */

@@ -19,6 +19,15 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Exactly o->count calls, untimed; returns the count (a rate only in name). */
+static double count_once(const struct bench_opts *o, bench_fn fn, void *ctx)
+{
+	for (unsigned long i = 0; i < o->count; i++)
+		if (fn(ctx) != 0)
+			return -1;
+	return (double)o->count;
+}
+
 /* One timed stretch: calls fn in batches until the time is up. */
 static double rate_once(double seconds, bench_fn fn, void *ctx)
 {
@@ -52,6 +61,8 @@ double bench_rate(const struct bench_opts *o, bench_fn fn, void *ctx)
 {
 	double r[BENCH_MAX_ROUNDS];
 	unsigned n = o->rounds;
+	if (o->count)
+		return count_once(o, fn, ctx);
 	for (unsigned i = 0; i < n; i++)
 		if ((r[i] = rate_once(o->seconds, fn, ctx)) < 0)
 			return -1;
@@ -63,6 +74,11 @@ int bench_pair(const struct bench_opts *o, bench_fn base, void *base_ctx, double
 {
 	double rb[BENCH_MAX_ROUNDS], rc[BENCH_MAX_ROUNDS];
 	unsigned n = o->rounds;
+	if (o->count) {
+		*base_rate = count_once(o, base, base_ctx);
+		*rate = count_once(o, fn, ctx);
+		return *base_rate < 0 || *rate < 0 ? -1 : 0;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		if ((rb[i] = rate_once(o->seconds, base, base_ctx)) < 0)
 			return -1;
@@ -130,7 +146,9 @@ static void usage(FILE *f)
 	fprintf(f, "\noptions:\n"
 		   "  --seconds S   time per case per round (default 0.5)\n"
 		   "  --rounds N    rounds, median kept (default 5, at most 64)\n"
-		   "  --json        print only the JSON document\n");
+		   "  --json        print only the JSON document\n"
+		   "  --count N     run each case exactly N times, untimed (rates are then\n"
+		   "                meaningless): for instruction counts, see bench/callgrind.sh\n");
 }
 
 int main(int argc, char **argv)
@@ -140,6 +158,7 @@ int main(int argc, char **argv)
 		{"seconds", required_argument, NULL, 's'},
 		{"rounds", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
+		{"count", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -177,6 +196,13 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			o.json_only = true;
+			break;
+		case 'c':
+			o.count = strtoul(optarg, &end, 10);
+			if (*end || o.count < 1 || o.count > 100000000) {
+				fprintf(stderr, "shaken-bench: --count takes 1..100000000\n");
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
