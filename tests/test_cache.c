@@ -706,3 +706,183 @@ Test(cache, failed_refresh_keeps_the_entry_and_backs_off)
 	cr_assert_eq(st.errors[CACHE_FAIL_FETCH], 2);
 	cr_assert_eq(st.errors[CACHE_FAIL_HTTP], 1);
 }
+
+/* A burst gives, element by element, what as many single lookups would have given. */
+Test(cache, burst_matches_single_lookups_in_order)
+{
+	static const char *const u[] = {
+		U1, /* valid */
+		"https://neg.example/x.pem", /* negative */
+		U2, /* unknown: first claims */
+		U2, /* then pending */
+		"https://cr.example.net/sti/1234.pe", /* a prefix of U1: unknown */
+		NULL,
+		U1,
+		"https://long.example/", /* len > CACHE_URL_MAX below */
+		"https://x.example/z", /* len 0 below */
+	};
+	enum { N = sizeof(u) / sizeof(u[0]) };
+	size_t lens[N];
+	uint64_t hashes[N];
+	struct cache_ref refs[N];
+	int rcs[N];
+	mk(NULL);
+	cr_assert_eq(pub(U1, T0, 600), 0);
+	cr_assert_eq(neg("https://neg.example/x.pem", CACHE_FAIL_HTTP, T0), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < N; i++) {
+			lens[i] = u[i] ? strlen(u[i]) : 5;
+			hashes[i] = u[i] ? cache_hash(c, u[i], lens[i]) : 0;
+		}
+		lens[7] = CACHE_URL_MAX + 1;
+		lens[8] = 0;
+		memset(refs, 0xa5, sizeof(refs));
+		cr_assert_eq(cache_lookup_burst(c, pass ? NULL : hashes, u, lens, N, T0 + 1, refs,
+						rcs),
+			     N);
+		cr_assert_eq(rcs[0], CACHE_HIT);
+		cr_assert_not_null(refs[0].entry);
+		cr_assert(refs[0].entry->url_len == strlen(U1) &&
+			  memcmp(refs[0].entry->url, U1, strlen(U1)) == 0);
+		cr_assert_not(refs[0].refresh);
+		cr_assert_eq(rcs[1], CACHE_HIT_NEGATIVE);
+		cr_assert_null(refs[1].entry);
+		cr_assert_eq(refs[1].fail, CACHE_FAIL_HTTP);
+		cr_assert_eq(refs[1].retry_at, T0 + 5);
+		/* pass 0 claims U2 and the prefix; pass 1 finds both pending */
+		cr_assert_eq(rcs[2], pass ? CACHE_MISS_PENDING : CACHE_MISS_CLAIMED);
+		cr_assert_eq(rcs[3], CACHE_MISS_PENDING);
+		cr_assert_eq(rcs[4], pass ? CACHE_MISS_PENDING : CACHE_MISS_CLAIMED);
+		cr_assert_null(refs[4].entry);
+		cr_assert_eq(rcs[5], -EINVAL);
+		cr_assert_eq(rcs[6], CACHE_HIT);
+		cr_assert_eq(refs[6].entry, refs[0].entry);
+		cr_assert_eq(rcs[7], -ENAMETOOLONG);
+		cr_assert_eq(rcs[8], -EINVAL);
+	}
+	struct cache_stats st;
+	cache_stats(c, &st);
+	cr_assert_eq(st.lookups, 2 * 6);
+	cr_assert_eq(st.hits, 4);
+	cr_assert_eq(st.hits_negative, 2);
+	cr_assert_eq(st.claims, 2);
+	cr_assert_eq(st.pending, 4);
+
+	/* the burst serves refresh claims exactly once, as single lookups do */
+	int64_t at = refs[0].entry->refresh_at;
+	const char *one[2] = { U1, U1 };
+	size_t ol[2] = { strlen(U1), strlen(U1) };
+	cr_assert_eq(cache_lookup_burst(c, NULL, one, ol, 2, at, refs, rcs), 2);
+	cr_assert_eq(rcs[0], CACHE_HIT);
+	cr_assert_eq(rcs[1], CACHE_HIT);
+	cr_assert(refs[0].refresh);
+	cr_assert_not(refs[1].refresh);
+	/* expired: a miss that claims (the refresh claim is still in flight: pending) */
+	cr_assert_eq(cache_lookup_burst(c, NULL, one, ol, 1, T0 + 600, refs, rcs), 1);
+	cr_assert_eq(rcs[0], CACHE_MISS_PENDING);
+}
+
+Test(cache, burst_bad_arguments_and_long_bursts)
+{
+	const char *u[200];
+	size_t l[200];
+	uint64_t h[200];
+	struct cache_ref refs[200];
+	int rcs[200];
+	char buf[200][48];
+	mk(NULL);
+	cr_assert_eq(cache_lookup_burst(NULL, NULL, u, l, 1, T0, refs, rcs), -EINVAL);
+	cr_assert_eq(cache_lookup_burst(c, NULL, NULL, l, 1, T0, refs, rcs), -EINVAL);
+	cr_assert_eq(cache_lookup_burst(c, NULL, u, NULL, 1, T0, refs, rcs), -EINVAL);
+	cr_assert_eq(cache_lookup_burst(c, NULL, u, l, 1, T0, NULL, rcs), -EINVAL);
+	cr_assert_eq(cache_lookup_burst(c, NULL, u, l, 1, T0, refs, NULL), -EINVAL);
+	cr_assert_eq(cache_lookup_burst(c, NULL, u, l, 0, T0, refs, rcs), 0);
+	/* more than CACHE_BURST_MAX: handled in chunks, every element answered */
+	for (int i = 0; i < 200; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "https://b.example/%d.pem", i);
+		u[i] = buf[i];
+		l[i] = strlen(buf[i]);
+		h[i] = cache_hash(c, u[i], l[i]);
+		if (i % 2 == 0)
+			cr_assert_eq(pub(u[i], T0, 600), 0);
+	}
+	cr_assert_eq(cache_lookup_burst(c, h, u, l, 200, T0 + 1, refs, rcs), 200);
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(rcs[i], i % 2 ? CACHE_MISS_CLAIMED : CACHE_HIT, "element %d", i);
+		if (i % 2 == 0)
+			cr_assert(memcmp(refs[i].entry->url, u[i], l[i]) == 0);
+	}
+}
+
+/*
+ * Many entries in a small table (buckets of the hot index overflow), replaced, invalidated,
+ * evicted and republished: every lookup, single or burst, sees the current entry, never a
+ * replaced or removed one.
+ */
+Test(cache, lookups_follow_replacement_and_removal)
+{
+	enum { M = 600 };
+	static char buf[M][48];
+	const char *u[M];
+	size_t l[M];
+	struct cache_ref refs[M];
+	int rcs[M];
+	struct cache_cfg cfg;
+	cache_cfg_default(&cfg);
+	cfg.max_entries = M;
+	mk(&cfg);
+	for (int i = 0; i < M; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "https://r.example/%d.pem", i);
+		u[i] = buf[i];
+		l[i] = strlen(buf[i]);
+		cr_assert_eq(pub(u[i], T0, 600), 0);
+	}
+	for (int round = 0; round < 3; round++) {
+		int64_t now = T0 + 10 * (round + 1);
+		/* republish a third with a new SPC, make a third negative, remove a third */
+		for (int i = 0; i < M; i++) {
+			if (i % 3 == 0) {
+				struct cert_result r = good(T0 + 10 * 86400);
+				snprintf(r.spc, sizeof(r.spc), "%d", round);
+				cr_assert_eq(cache_publish_cert(c, u[i], l[i], &r, now, 600), 0);
+			} else if (i % 3 == 1) {
+				/* removed first: a failure would otherwise keep a valid entry */
+				int r = cache_invalidate(c, u[i], l[i]);
+				cr_assert(r == 0 || r == -ENOENT);
+				cr_assert_eq(cache_publish_negative(c, u[i], l[i], CACHE_FAIL_FETCH,
+								    round, now),
+					     0);
+			} else {
+				cr_assert_eq(cache_invalidate(c, u[i], l[i]), 0);
+			}
+		}
+		cr_assert_eq(cache_lookup_burst(c, NULL, u, l, M, now, refs, rcs), M);
+		for (int i = 0; i < M; i++) {
+			struct cache_ref one;
+			int r1 = cache_lookup(c, u[i], l[i], now, &one);
+			if (i % 3 == 0) {
+				char want[8];
+				snprintf(want, sizeof(want), "%d", round);
+				cr_assert_eq(rcs[i], CACHE_HIT, "%s", u[i]);
+				cr_assert_str_eq(refs[i].entry->spc, want);
+				cr_assert_eq(r1, CACHE_HIT);
+				cr_assert_eq(one.entry, refs[i].entry);
+			} else if (i % 3 == 1) {
+				cr_assert_eq(rcs[i], CACHE_HIT_NEGATIVE, "%s", u[i]);
+				cr_assert_eq(refs[i].detail, round);
+				cr_assert_eq(r1, CACHE_HIT_NEGATIVE);
+			} else {
+				cr_assert_eq(rcs[i], CACHE_MISS_CLAIMED, "%s", u[i]);
+				cr_assert_eq(r1, CACHE_MISS_PENDING);
+				cr_assert_eq(pub(u[i], now, 600), 0);
+			}
+		}
+		cache_quiescent();
+	}
+	/* cache_maintain() keeps every survivor reachable; the negative entries have lapsed (5 s):
+	 * their nodes are claimed in place */
+	cr_assert_geq(cache_maintain(c, T0 + 40, 0), 0);
+	cr_assert_eq(cache_lookup_burst(c, NULL, u, l, M, T0 + 40, refs, rcs), M);
+	for (int i = 0; i < M; i++)
+		cr_assert_eq(rcs[i], i % 3 == 1 ? CACHE_MISS_CLAIMED : CACHE_HIT, "%s", u[i]);
+}

@@ -133,12 +133,36 @@ static void *reader_main(void *p)
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		double t0 = mono(), c0 = clk(CLOCK_THREAD_CPUTIME_ID);
 		int64_t now = atomic_load_explicit(&vnow, memory_order_relaxed);
+		uint64_t xv[BATCH], hv[BATCH];
+		int uv[BATCH], resv[BATCH];
+		const char *uurl[BATCH];
+		size_t ulen[BATCH];
+		struct cache_ref refv[BATCH];
 		for (int i = 0; i < BATCH; i++) {
 			/* skewed: a quarter of the URLs take most lookups */
 			uint64_t x = xs(&s);
 			int u = (int)(x % 4 ? (x >> 8) % (NURL / 4) : (x >> 8) % NURL);
-			struct cache_ref ref;
-			int res = cache_lookup(c, urls[u], url_len[u], now, &ref);
+			xv[i] = x;
+			uv[i] = u;
+			uurl[i] = urls[u];
+			ulen[i] = url_len[u];
+			hv[i] = cache_hash(c, urls[u], url_len[u]);
+		}
+		/* readers alternate: single lookups; bursts hashing themselves; bursts of
+		 * precomputed hashes */
+		if (r->id % 3 == 0) {
+			for (int i = 0; i < BATCH; i++)
+				resv[i] = cache_lookup(c, uurl[i], ulen[i], now, &refv[i]);
+		} else if (cache_lookup_burst(c, r->id % 3 == 1 ? NULL : hv, uurl, ulen, BATCH,
+					      now, refv, resv) != BATCH) {
+			atomic_fetch_add(&bad, 1);
+			fprintf(stderr, "short burst\n");
+		}
+		for (int i = 0; i < BATCH; i++) {
+			uint64_t x = xv[i];
+			int u = uv[i];
+			struct cache_ref ref = refv[i];
+			int res = resv[i];
 			r->lookups++;
 			switch (res) {
 			case CACHE_HIT:
