@@ -413,6 +413,8 @@ int dp_lcore_main(void *arg)
 	while (!atomic_load_explicit(&dp->stop, memory_order_relaxed))
 		dp_lcore_poll(lc, false);
 	dp_lcore_poll(lc, true);
+	if (dp->handler->lcore_stop)
+		dp->handler->lcore_stop(dp->handler->arg, lc);
 	return 0;
 }
 

@@ -93,6 +93,9 @@ struct dp_sip_handler {
 	int (*lcore_init)(void *arg, struct dp_lcore *lc);   /* 0 or -errno (dp_init fails) */
 	void (*rx)(void *arg, struct dp_lcore *lc, const struct dp_sip_pkt *p);
 	void (*poll)(void *arg, struct dp_lcore *lc, uint64_t now_tsc);  /* once per loop */
+	/* on the lcore when dp_lcore_main returns (e.g. leave QSBR); a caller polling with
+	 * dp_lcore_poll itself calls it on that thread */
+	void (*lcore_stop)(void *arg, struct dp_lcore *lc);
 	void (*lcore_fini)(void *arg, struct dp_lcore *lc);
 };
 
