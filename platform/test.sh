@@ -50,7 +50,7 @@ run_suite sanitize "$root/sanitize" -Db_sanitize=address,undefined -Db_lundef=fa
 # ThreadSanitizer for the concurrent parts. Criterion cannot start under TSan
 # (Snaipe/Criterion#274), so the concurrency tests that matter are plain C programs. clang:
 # gcc 12 refuses atomic_thread_fence under -fsanitize=thread (-Werror=tsan).
-TESTS=(hsm-stress cache-stress)
+TESTS=(hsm-stress cache-stress policy-stress)
 CC=clang run_suite tsan "$root/tsan" -Db_sanitize=thread -Db_lundef=false -Dtests=disabled
 TESTS=()
 
