@@ -42,6 +42,7 @@ void bench_report(const struct bench_opts *o, json_t *out, const char *name, dou
 
 int bench_crypto_main(const struct bench_opts *o, json_t *out);
 int bench_certcache_main(const struct bench_opts *o, json_t *out);
+int bench_dataplane_main(const struct bench_opts *o, json_t *out);
 int bench_hsm_main(const struct bench_opts *o, json_t *out);
 
 #endif

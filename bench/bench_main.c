@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * shaken-bench: each headline figure of shakend beside its baseline, measured in the same run.
- *   shaken-bench crypto|certcache|hsm [--seconds S] [--rounds N] [--json]
+ *   shaken-bench crypto|certcache|dataplane|hsm [--seconds S] [--rounds N] [--json]
  */
 #include "bench/bench.h"
 
@@ -131,6 +131,10 @@ static const struct bench_cmd cmds[] = {
 	 "PASSporT build+sign and verify per core vs raw OpenSSL; SIP parse rate"},
 	{"certcache", bench_certcache_main,
 	 "x5u certificate cache: lookups/s per core (100k warm), miss storm of 10k URLs"},
+#ifdef SHAKEND_BENCH_DATAPLANE
+	{"dataplane", bench_dataplane_main,
+	 "SIP pipeline in process (net_ring, 1 lcore): sign/verify vs raw HSM/OpenSSL, passthrough"},
+#endif
 	{"hsm", bench_hsm_main,
 	 "HSM engine vs raw PKCS#11 C_Sign (N sessions); injected latency vs min(raw, D/L)"},
 };

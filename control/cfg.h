@@ -172,8 +172,10 @@ struct cfg {
 	struct cfg_sign sign;
 	const struct cfg_trunk *trunks; size_t n_trunks;
 	const char *tn_table;    /* TN ownership file path; NULL when absent */
-	const char *prometheus;  /* telemetry.prometheus "host:port"; NULL: no endpoint */
-	const char *control_socket; /* unix socket path; NULL: none */
+	const char *prometheus;  /* telemetry.prometheus "host:port"; NULL: shakend uses
+				  * 127.0.0.1:9464 (a warning, not an error, if it cannot) */
+	const char *control_socket; /* unix socket path; NULL: shakend uses
+				     * /run/shakend/control.sock (warning if it cannot) */
 	enum cfg_log_level log_level; /* default CFG_LOG_NOTICE */
 	uint32_t log_rate_per_s; /* outcome log lines per second, 0..100000 (0 = off); default 10 */
 };

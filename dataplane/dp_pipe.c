@@ -15,6 +15,7 @@
 #include <rte_malloc.h>
 
 #include "dataplane/certcache/cache.h"
+#include "dataplane/dp_log.h"
 #include "dataplane/dp_pipe_pvt.h"
 #include "dataplane/dp_sip_min.h"
 #include "hsm/ring.h"
@@ -112,14 +113,25 @@ unsigned dp_pipe_parked(const struct dp_lcore *lc)
 
 /* ---- sending ---- */
 
+/* One outcome log event for a dropped datagram (m may be NULL: not parsed). */
+static void log_drop(struct dp_pipe_lcore *pl, enum dp_drop d, const struct net_flow *f,
+		     const struct sip_msg *m)
+{
+	dp_log_sip(pl->lc->idx, DP_LOG_DROP,
+		   d == DP_DROP_RESPONSE || d == DP_DROP_NO_LISTENER ? DP_LOG_INFO : DP_LOG_NOTICE,
+		   d, 0, 0, NULL, f, m, NULL);
+}
+
 int dp_pipe_send(struct dp_pipe_lcore *pl, uint16_t out, const struct net_flow *flow,
 		 const char *buf, size_t len)
 {
 	int rc = dp_send_udp(pl->lc, out, flow, buf, len);
-	if (rc)
+	if (rc) {
 		pl->st->drop[DP_DROP_SEND]++;
-	else
+		log_drop(pl, DP_DROP_SEND, flow, NULL);
+	} else {
 		pl->st->sent++;
+	}
 	return rc;
 }
 
@@ -146,7 +158,9 @@ int dp_pipe_respond(struct dp_pipe_lcore *pl, uint16_t port, const struct net_fl
 	char *out = (char *)pl->lc->scratch + DP_SCR_OUT;
 	long n = sip_build_response(m, code, NULL, &opts, out, DP_SCR_OUT_CAP);
 	if (n < 0) {
-		pl->st->drop[n == -ENOSPC ? DP_DROP_TOO_BIG : DP_DROP_UNANSWERABLE]++;
+		enum dp_drop d = n == -ENOSPC ? DP_DROP_TOO_BIG : DP_DROP_UNANSWERABLE;
+		pl->st->drop[d]++;
+		log_drop(pl, d, flow, m);
 		return (int)n;
 	}
 	return dp_pipe_reply(pl, port, flow, out, (size_t)n);
@@ -228,8 +242,10 @@ static void pipe_rx(void *arg, struct dp_lcore *lc, const struct dp_sip_pkt *p)
 		if (pipe->cfg.transit && p->transit)
 			(void)dp_pipe_send(pl, lc->dp->ports[p->port].peer, p->flow, p->payload,
 					   p->len);
-		else
+		else {
 			pl->st->drop[DP_DROP_NO_LISTENER]++;
+			log_drop(pl, DP_DROP_NO_LISTENER, p->flow, NULL);
+		}
 		return;
 	}
 	bool ok = sip_parse(&pl->msg, p->payload, p->len) == 0;
@@ -245,18 +261,21 @@ static void pipe_rx(void *arg, struct dp_lcore *lc, const struct dp_sip_pkt *p)
 			}
 		}
 		/* bump in the wire: whatever it is, it goes on untouched */
-		if (!ok)
+		if (!ok) {
 			pl->st->drop[DP_DROP_MALFORMED]++;
-		else if (!dp_pipe_send(pl, ls->peer, p->flow, p->payload, p->len))
+			log_drop(pl, DP_DROP_MALFORMED, p->flow, NULL);
+		} else if (!dp_pipe_send(pl, ls->peer, p->flow, p->payload, p->len))
 			pl->st->passthrough++;
 		return;
 	}
 	if (!ok) {
 		pl->st->drop[DP_DROP_MALFORMED]++;
+		log_drop(pl, DP_DROP_MALFORMED, p->flow, NULL);
 		return;
 	}
 	if (!pl->msg.is_request) {
 		pl->st->drop[DP_DROP_RESPONSE]++;
+		log_drop(pl, DP_DROP_RESPONSE, p->flow, &pl->msg);
 		return;
 	}
 	if (pl->msg.method_id != SIP_METHOD_INVITE) {

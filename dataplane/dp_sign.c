@@ -14,6 +14,7 @@
 
 #include "crypto/identity.h"
 #include "crypto/pp.h"
+#include "dataplane/dp_log.h"
 #include "dataplane/dp_pipe_pvt.h"
 #include "dataplane/policy/policy.h"
 #include "hsm/hsm.h"
@@ -72,6 +73,8 @@ static void go_unsigned(struct dp_pipe_lcore *pl, const struct dp_pipe_listener 
 			bool fail_503, enum dp_unsigned why)
 {
 	pl->st->unsigned_[why]++;
+	dp_log_sip(pl->lc->idx, DP_LOG_UNSIGNED, DP_LOG_WARNING, why,
+		   fail_503 && ls->mode != DP_PIPE_INLINE ? 503 : 0, 0, NULL, flow, m, NULL);
 	if (ls->mode == DP_PIPE_INLINE) {
 		(void)dp_pipe_send(pl, ls->peer, flow, m->buf, m->len);
 		return;

@@ -18,6 +18,7 @@
 #include "crypto/cert.h"
 #include "dataplane/certcache/cache.h"
 #include "dataplane/certcache/fetch.h"
+#include "dataplane/dp_log.h"
 #include "dataplane/dp_pipe_pvt.h"
 #include "dataplane/policy/policy.h"
 #include "hsm/ring.h"
@@ -230,6 +231,10 @@ static void answer(struct dp_pipe_lcore *pl, const struct dp_pipe_listener *ls, 
 	/* a call without (SHAKEN) Identity failed no STIR check: annotated, never rejected */
 	bool stir_fail = failed && v->check != PP_CHECK_NO_IDENTITY &&
 			 v->check != PP_CHECK_NO_SHAKEN;
+	if (failed)
+		dp_log_sip(pl->lc->idx, stir_fail && reject ? DP_LOG_REJECTED : DP_LOG_VERIFY,
+			   stir_fail ? DP_LOG_NOTICE : DP_LOG_INFO, v->check, (unsigned)v->code,
+			   v->verstat, v->detail, flow, m, v->have_passport ? v->x5u : NULL);
 	if (stir_fail && reject) {
 		st->verify_rejected++;
 		(void)dp_pipe_respond(pl, port, flow, m, (unsigned)v->code, NULL);

@@ -8,9 +8,15 @@
  * those of the command line), ports, listeners, the HSM engine and its keys, the certificate
  * cache and fetcher, the policy snapshot; the SIP pipelines (dp_pipe.h) run. Without it, the
  * flags give addresses and ports and the minimal handler (OPTIONS, inline forwarding) runs.
+ * With --config, operations run too (docs/operations.md): a control thread (SIGHUP and the
+ * control socket reload the config without stopping the lcores: dp_ops.h), the Prometheus
+ * endpoint and DPDK telemetry commands (dp_metrics.h), and the rate-limited outcome log
+ * (dp_log.h).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,9 @@
 #include "dataplane/certcache/cache.h"
 #include "dataplane/certcache/fetch.h"
 #include "dataplane/dp.h"
+#include "dataplane/dp_log.h"
+#include "dataplane/dp_metrics.h"
+#include "dataplane/dp_ops.h"
 #include "dataplane/dp_pipe.h"
 #include "dataplane/dp_sip_min.h"
 #include "dataplane/policy/policy.h"
@@ -40,6 +49,12 @@ static struct cache *g_cache;
 static struct fetch *g_fetch;
 static bool g_policy;
 static char **g_eal_argv;        /* built from the config (freed at exit) */
+static uint64_t g_generation;    /* of the policy snapshot published at start */
+static struct dp_log *g_log;
+static struct dp_metrics *g_metrics;
+static struct dp_ops *g_ops;
+/* The key URI each credential index was registered with (reload may add, never change). */
+static char *g_key_uri[DP_PIPE_CREDS_MAX];
 
 static void on_signal(int sig)
 {
@@ -330,6 +345,7 @@ static int hsm_from_cfg(const struct cfg *c, struct dp_pipe_cfg *pc)
 	if (rc == -ENODEV)
 		fprintf(stderr, "shakend: no HSM token in service yet (probing)\n");
 	for (size_t i = 0; i < c->n_creds && i < DP_PIPE_CREDS_MAX; i++) {
+		g_key_uri[i] = strdup(c->creds[i].key);
 		if (strncmp(c->creds[i].key, "pkcs11:", 7))
 			continue;
 		uint32_t id;
@@ -429,14 +445,140 @@ static int build_from_cfg(struct dp_conf *conf, struct dp_pipe_cfg *pc,
 		fprintf(stderr, "shakend: policy: %s\n", err);
 		return rc;
 	}
-	pol_publish(snap);
+	g_generation = pol_publish(snap);
 	g_policy = true;
 	pc->use_policy = true;
 	return 0;
 }
 
+/*
+ * Reload, before the new snapshot is published (control thread): a credential index keeps the
+ * key it was registered with (lcores map index -> HSM key id without a lock); a new index gets
+ * its key registered now, before any snapshot names it.
+ */
+static int ops_prepare(void *arg, const struct cfg *cur, const struct cfg *next, char *err,
+		       size_t errlen)
+{
+	(void)arg;
+	(void)cur;
+	for (size_t i = 0; i < next->n_creds && i < DP_PIPE_CREDS_MAX; i++) {
+		const char *key = next->creds[i].key;
+		if (g_key_uri[i]) {
+			if (strcmp(g_key_uri[i], key)) {
+				snprintf(err, errlen, "credentials[%zu].key: a credential's key "
+						      "cannot change without a restart (add a new "
+						      "credential instead)", i);
+				return -EINVAL;
+			}
+			continue;
+		}
+		char *dup = strdup(key);
+		if (!dup) {
+			snprintf(err, errlen, "credentials[%zu].key: out of memory", i);
+			return -ENOMEM;
+		}
+		g_key_uri[i] = dup;
+		if (!g_hsm || strncmp(key, "pkcs11:", 7))
+			continue;
+		uint32_t id;
+		int rc = hsm_engine_key_add(g_hsm, key, &id);
+		if (rc) {
+			fprintf(stderr, "shakend: reload: credentials[%zu].key: %s (calls of this "
+					"credential go unsigned)\n", i, strerror(-rc));
+			continue;
+		}
+		/* published to the lcores by the snapshot swap that follows */
+		g_pipe.cfg.cred_keys[i] = id;
+		g_pipe.cfg.cred_key_ok[i] = true;
+	}
+	return 0;
+}
+
+static void ops_applied(void *arg, const struct cfg *next, uint64_t generation)
+{
+	(void)arg;
+	(void)generation;
+	dp_log_set_rate(g_log, next->log_rate_per_s);
+	dp_log_set_level(g_log, (unsigned)next->log_level);
+}
+
+static long ops_stats(void *arg, enum dp_ops_cmd cmd, char *buf, size_t cap)
+{
+	(void)arg;
+	return dp_metrics_ops_stats(g_metrics, cmd, buf, cap);
+}
+
+/* The outcome log, the metrics endpoint and telemetry, the control thread (with --config). */
+static int ops_start(const char *path)
+{
+	const struct cfg *c = g_cfg;
+	struct dp_log_cfg lc = {
+		.n_lcores = g_dp.n_lcores,
+		.rate_per_s = c->log_rate_per_s,
+		.level = (unsigned)c->log_level,
+	};
+	int rc = dp_log_create(&lc, &g_log);
+	if (rc == 0)
+		rc = dp_log_start(g_log);
+	if (rc) {
+		fprintf(stderr, "shakend: outcome log: %s\n", strerror(-rc));
+		return rc;
+	}
+	dp_log_set_global(g_log);
+	struct dp_metrics_src src = {
+		.dp = &g_dp, .pipe = &g_pipe, .cache = g_cache, .fetch = g_fetch, .hsm = g_hsm,
+		.log = g_log,
+	};
+	const char *addr = c->prometheus ? c->prometheus : DP_METRICS_ADDR_DEFAULT;
+	rc = dp_metrics_start(&src, addr, &g_metrics);
+	if (rc && !c->prometheus) {
+		fprintf(stderr, "shakend: metrics on %s: %s (set telemetry.prometheus; "
+				"telemetry commands only)\n", addr, strerror(-rc));
+		rc = dp_metrics_start(&src, NULL, &g_metrics);
+	}
+	if (rc) {
+		fprintf(stderr, "shakend: telemetry.prometheus %s: %s\n", addr, strerror(-rc));
+		return rc;
+	}
+	struct dp_ops_cfg oc = {
+		.config_path = path,
+		.socket_path = c->control_socket ? c->control_socket : DP_OPS_SOCKET_DEFAULT,
+		.cfg = c,
+		.generation = g_generation,
+		.fetch = g_fetch,
+		.hooks = {.prepare = ops_prepare, .applied = ops_applied, .stats = ops_stats},
+		.sighup = true,
+	};
+	rc = dp_ops_start(&oc, &g_ops);
+	if (rc && !c->control_socket) {
+		fprintf(stderr, "shakend: control socket %s: %s (set control.socket; SIGHUP "
+				"reloads)\n", oc.socket_path, strerror(-rc));
+		oc.socket_path = NULL;
+		rc = dp_ops_start(&oc, &g_ops);
+	}
+	if (rc) {
+		fprintf(stderr, "shakend: control.socket %s: %s\n", oc.socket_path,
+			strerror(-rc));
+		return rc;
+	}
+	dp_metrics_set_ops(g_metrics, g_ops);
+	return 0;
+}
+
+static void ops_stop(void)
+{
+	dp_ops_stop(g_ops);        /* no reload (snapshot publish) after this */
+	g_ops = NULL;
+	dp_metrics_stop(g_metrics);
+	g_metrics = NULL;
+	dp_log_set_global(NULL);
+	dp_log_destroy(g_log);     /* last drain */
+	g_log = NULL;
+}
+
 static void teardown(void)
 {
+	ops_stop();
 	fetch_destroy(g_fetch);   /* before the lcores' wake rings go */
 	g_fetch = NULL;
 	dp_fini(&g_dp);
@@ -447,10 +589,48 @@ static void teardown(void)
 	cfg_free(g_cfg);
 	rte_eal_cleanup();
 	free(g_eal_argv);
+	for (unsigned i = 0; i < DP_PIPE_CREDS_MAX; i++) {
+		free(g_key_uri[i]);
+		g_key_uri[i] = NULL;
+	}
+}
+
+/*
+ * Threads shakend creates (HSM workers, fetchers, control, metrics, logger) inherit the
+ * creator's CPU affinity: the main lcore's single CPU, which its poll loop keeps busy (a
+ * control socket request then waits on the scheduler for a second). So the main thread runs
+ * on the control CPUs (those of the process not given to an lcore; all of them when every CPU
+ * polls) while it creates them, and goes back to its lcore's CPU before launching.
+ */
+static cpu_set_t g_startup_cpus, g_lcore_cpus;
+
+static void affinity_control(void)
+{
+	pthread_t self = pthread_self();
+	if (pthread_getaffinity_np(self, sizeof(g_lcore_cpus), &g_lcore_cpus))
+		return;
+	cpu_set_t ctrl = g_startup_cpus;
+	unsigned lc;
+	RTE_LCORE_FOREACH(lc) {
+		rte_cpuset_t set = rte_lcore_cpuset(lc);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &set))
+				CPU_CLR(c, &ctrl);
+	}
+	if (CPU_COUNT(&ctrl) == 0)
+		ctrl = g_startup_cpus;
+	pthread_setaffinity_np(self, sizeof(ctrl), &ctrl);
+}
+
+static void affinity_lcore(void)
+{
+	pthread_setaffinity_np(pthread_self(), sizeof(g_lcore_cpus), &g_lcore_cpus);
 }
 
 int main(int argc, char **argv)
 {
+	CPU_ZERO(&g_startup_cpus);
+	sched_getaffinity(0, sizeof(g_startup_cpus), &g_startup_cpus);
 	/* --config first: its EAL arguments go before those of the command line */
 	const char *path = prescan_config(argc, argv);
 	char **eal_argv = argv;
@@ -477,6 +657,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shakend: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
+	affinity_control();
 	argc = eal_argc - n;
 	argv = eal_argv + n;
 	argv[0] = (char *)"shakend";
@@ -513,10 +694,16 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (g_cfg && ops_start(path)) {
+		teardown();
+		return 1;
+	}
 	printf("shakend: running on %u lcore(s), %u port(s)\n", g_dp.n_lcores, g_dp.n_ports);
 	fflush(stdout);
+	affinity_lcore();
 	rte_eal_mp_remote_launch(dp_lcore_main, &g_dp, CALL_MAIN);
 	rte_eal_mp_wait_lcore();
+	ops_stop();  /* the lcores are gone: drain the outcome log, stop reloads */
 	if (stats) {
 		struct dp_stats s;
 		dp_stats_sum(&g_dp, &s);

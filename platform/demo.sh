@@ -2,11 +2,19 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # shakend demo, from a fresh Debian 12: install the dependencies, build, make a test STI PKI,
 # sign a SHAKEN PASSporT for the sample INVITE (platform/demo/invite.sip), insert the Identity
-# header, verify it, then show a tampered and a stale one failing.
+# header, verify it, then show a tampered and a stale one failing (offline part, steps 1-8).
+# Then live (step 9, tests/e2e_sipp.sh): a SoftHSM2 token with a key made by shaken-hsm and
+# its certificate from the test STI-CA, served by nginx on loopback; shakend on net_af_packet
+# over veth pairs into network namespaces; sipp calls signed (sign-redirect), verified
+# (verify-redirect, secsipidx-signed, plus tampered ones) and carried through shakend inline
+# between a sipp UAC and a sipp UAS; a summary of outcomes, rates and shakend's counters.
+# The live part needs root and ip netns; without them it is skipped (said so, exit 0).
 # Exits non-zero when any expectation fails.
 #   SHAKEND_DEMO_NO_DEPS=1  skip platform/deps.sh (dependencies already installed)
 #   SHAKEND_DEMO_BUILD=DIR  build directory (default: build-demo)
 #   SHAKEND_DEMO_NO_BUILD=1 use the tools already built in that directory
+#   SHAKEND_DEMO_NO_LIVE=1  skip the live part
+#   SHAKEND_DEMO_CALLS=N    calls per sipp run in the live part (default 50, at 25 calls/s)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +49,7 @@ else
 fi
 sp=$root/$builddir/tools/shaken-passport
 pki=$root/$builddir/tools/shaken-pki
+shakend=$root/$builddir/dataplane/shakend
 
 tmp=$(mktemp -d /tmp/shakend-demo.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -114,6 +123,48 @@ step "8. Stale: a PASSporT signed 5 minutes ago (replayed INVITE)"
 "$sp" sign --key "$tmp/pki/leaf.key" --x5u "$x5u" --attest A --sip "@$invite" --emit-sip \
 	--iat $(($(date +%s) - 300)) >"$tmp/stale.sip"
 verify_case "stale PASSporT" TN-Validation-Failed 403 "$tmp/stale.sip" brief
+
+step "9. Live: shakend on veth pairs, sipp calls signed and verified (tests/e2e_sipp.sh)"
+live_skip=
+if [[ ${SHAKEND_DEMO_NO_LIVE:-0} == 1 ]]; then
+	live_skip="SHAKEND_DEMO_NO_LIVE=1"
+elif [[ $(id -u) != 0 ]]; then
+	live_skip="not root (network namespaces and af_packet need it): run the demo with sudo"
+elif ! { command -v ip >/dev/null && ip netns list >/dev/null 2>&1; }; then
+	live_skip="no ip netns here (a container without CAP_SYS_ADMIN?)"
+elif [[ ! -x $shakend ]]; then
+	live_skip="shakend was not built in $builddir (DPDK missing? see platform/deps.sh)"
+fi
+if [[ -n $live_skip ]]; then
+	printf '%s  SKIPPED  the live part: %s%s\n' "$B" "$live_skip" "$N"
+else
+	cat <<EOF
+  Namespaces and veth pairs (all addresses from the documentation ranges, nothing leaves
+  this host): 192.0.2.2 (sipp) -- shakend 192.0.2.1 :5060 sign-redirect, :5070 verify-redirect;
+  198.51.100.2 (sipp UAC) -- shakend inline (2 ports) -- 198.51.100.3 (sipp UAS).
+  Certificates fetched by shakend over HTTPS from nginx on 127.0.5.1:8443.
+EOF
+	live_rc=0
+	SHAKEND_BUILD=$root/$builddir E2E_CALLS=${SHAKEND_DEMO_CALLS:-50} E2E_RATE=25 \
+		SHAKEND_E2E_SUMMARY=$tmp/live-summary.txt bash tests/e2e_sipp.sh 2>&1 |
+		sed 's/^/    /' || live_rc=$?
+	case $live_rc in
+	0) good "live: every call signed, verified and completed as expected" ;;
+	77) printf '%s  SKIPPED  the live part (see the SKIP line above)%s\n' "$B" "$N"
+	    live_skip="a prerequisite is missing" ;;
+	*) bad "live: tests/e2e_sipp.sh reported failures (exit $live_rc)" ;;
+	esac
+fi
+
+echo
+step "Summary"
+echo "  offline: sign, verify, tampered (438) and stale (403) with shaken-passport"
+if [[ -n $live_skip ]]; then
+	echo "  live:    skipped ($live_skip)"
+elif [[ -s $tmp/live-summary.txt ]]; then
+	echo "  live:    outcomes and rates (sipp's statistics; shakend's --stats counters)"
+	sed 's/^/    /' "$tmp/live-summary.txt"
+fi
 
 echo
 if ((failures == 0)); then
