@@ -40,6 +40,16 @@ int bench_pair(const struct bench_opts *o, bench_fn base, void *base_ctx, double
 void bench_report(const struct bench_opts *o, json_t *out, const char *name, double rate,
 		  const char *base_name, double base_rate, double target);
 
+/*
+ * The raw PKCS#11 baseline: n threads (<= HSM_MAX_SESSIONS), each with its own session on the
+ * token of token_uri in module, signing with the private key labelled object by C_Sign as fast
+ * as they can for `seconds`. spawn_hook, when not NULL, is called with true before the threads
+ * are created and false after (e.g. to move them off an lcore's CPU). Returns signatures per
+ * second, or -1 on a failure (module, token or key not found, a C_Sign error).
+ */
+double bench_p11_raw_rate(const char *module, const char *token_uri, const char *object,
+			  unsigned n, double seconds, void (*spawn_hook)(bool before));
+
 int bench_crypto_main(const struct bench_opts *o, json_t *out);
 int bench_certcache_main(const struct bench_opts *o, json_t *out);
 int bench_dataplane_main(const struct bench_opts *o, json_t *out);

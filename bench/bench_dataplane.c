@@ -427,87 +427,6 @@ static double ring_io_rate(struct dpb *b, double seconds, uint16_t pid0, uint16_
 
 /* ---- raw HSM baseline (N threads on the module, no engine) ------------------------------ */
 
-struct raw_thread {
-	struct hsm_p11_module *m;
-	CK_SLOT_ID slot;
-	_Atomic bool *stop;
-	unsigned long count;
-	int err;
-};
-
-static void *raw_main(void *arg)
-{
-	struct raw_thread *r = arg;
-	CK_FUNCTION_LIST *f = r->m->f;
-	CK_SESSION_HANDLE s;
-	CK_OBJECT_HANDLE h;
-	struct hsm_p11_uri u = {.present = HSM_P11_URI_OBJECT};
-	uint8_t d[32] = {9}, sig[64];
-
-	strcpy(u.object, "dpbench");
-	if (f->C_OpenSession(r->slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK) {
-		r->err = -EIO;
-		return NULL;
-	}
-	if (hsm_p11__find_key(f, s, &u, CKO_PRIVATE_KEY, &h) != 0) {
-		r->err = -ENOENT;
-	} else {
-		while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
-			if (hsm_p11__sign(f, s, h, d, sig) != CKR_OK) {
-				r->err = -EIO;
-				break;
-			}
-			d[1]++;
-			r->count++;
-		}
-	}
-	f->C_CloseSession(s);
-	return NULL;
-}
-
-static double raw_hsm_rate(struct dpb *b, double seconds)
-{
-	struct hsm_p11_module *m;
-	struct hsm_p11_uri u;
-	CK_SLOT_ID slot;
-	pthread_t th[HSM_MAX_SESSIONS];
-	struct raw_thread rt[HSM_MAX_SESSIONS];
-	_Atomic bool stop = false;
-	unsigned long total = 0;
-	unsigned started = 0;
-	int err = 0;
-
-	if (hsm_p11__module_get(SOFTHSM, &m) != 0)
-		return -1;
-	if (hsm_p11_uri_parse(b->token_uri, strlen(b->token_uri), &u, NULL) != 0 ||
-	    hsm_p11__find_slot(m, &u, &slot) != 0) {
-		hsm_p11__module_put(m);
-		return -1;
-	}
-	uint64_t t0 = hsm_now_ns();
-	ctrl_affinity(true);
-	for (unsigned i = 0; i < b->n; i++) {
-		rt[i] = (struct raw_thread){.m = m, .slot = slot, .stop = &stop};
-		if (pthread_create(&th[i], NULL, raw_main, &rt[i]) != 0) {
-			err = -EAGAIN;
-			break;
-		}
-		started++;
-	}
-	ctrl_affinity(false);
-	usleep((useconds_t)(seconds * 1e6));
-	atomic_store(&stop, true);
-	for (unsigned i = 0; i < started; i++) {
-		pthread_join(th[i], NULL);
-		total += rt[i].count;
-		if (rt[i].err)
-			err = rt[i].err;
-	}
-	double el = (double)(hsm_now_ns() - t0) * 1e-9;
-	hsm_p11__module_put(m);
-	return err ? -1 : (double)total / el;
-}
-
 /* ---- raw OpenSSL verify baseline (one core) ----------------------------------------------- */
 
 struct raw_verify {
@@ -847,7 +766,7 @@ int bench_dataplane_main(const struct bench_opts *o, json_t *out)
 	struct run rs = {.t = b.sign_t, .window = 16 * b.n + 32, .expect = EXPECT_SIGNED,
 			 .out_port = 0};
 	for (unsigned r = 0; r < rounds; r++) {
-		r1[r] = raw_hsm_rate(&b, secs);
+		r1[r] = bench_p11_raw_rate(SOFTHSM, b.token_uri, "dpbench", b.n, secs, ctrl_affinity);
 		if (r1[r] < 0 || run_calls(&b, &rs, secs))
 			goto out;
 		r2[r] = (double)rs.done / rs.wall_s;

@@ -46,82 +46,6 @@ struct hsm_bench {
 
 /* ---- raw baseline ---------------------------------------------------------------------- */
 
-struct raw_thread {
-	struct hsm_p11_module *m;
-	CK_SLOT_ID slot;
-	_Atomic bool *stop;
-	unsigned long count;
-	int err;
-};
-
-static void *raw_main(void *arg)
-{
-	struct raw_thread *r = arg;
-	CK_FUNCTION_LIST *f = r->m->f;
-	CK_SESSION_HANDLE s;
-	CK_OBJECT_HANDLE h;
-	struct hsm_p11_uri u = {.present = HSM_P11_URI_OBJECT};
-	uint8_t d[32] = {7}, sig[64];
-
-	strcpy(u.object, "bench");
-	if (f->C_OpenSession(r->slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK) {
-		r->err = -EIO;
-		return NULL;
-	}
-	if (hsm_p11__find_key(f, s, &u, CKO_PRIVATE_KEY, &h) != 0) {
-		r->err = -ENOENT;
-		f->C_CloseSession(s);
-		return NULL;
-	}
-	while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
-		if (hsm_p11__sign(f, s, h, d, sig) != CKR_OK) {
-			r->err = -EIO;
-			break;
-		}
-		d[1]++;
-		r->count++;
-	}
-	f->C_CloseSession(s);
-	return NULL;
-}
-
-/* N threads signing directly for `seconds`; returns signatures per second or -1. */
-static double raw_rate(struct hsm_bench *b, double seconds)
-{
-	struct hsm_p11_module *m;
-	struct hsm_p11_uri u;
-	CK_SLOT_ID slot;
-	pthread_t th[HSM_MAX_SESSIONS];
-	struct raw_thread rt[HSM_MAX_SESSIONS];
-	_Atomic bool stop = false;
-	unsigned long total = 0;
-	int err = 0;
-
-	if (hsm_p11__module_get(SOFTHSM, &m) != 0)
-		return -1;
-	if (hsm_p11_uri_parse(b->token_uri, strlen(b->token_uri), &u, NULL) != 0 ||
-	    hsm_p11__find_slot(m, &u, &slot) != 0) {
-		hsm_p11__module_put(m);
-		return -1;
-	}
-	uint64_t t0 = hsm_now_ns();
-	for (unsigned i = 0; i < b->n; i++) {
-		rt[i] = (struct raw_thread){.m = m, .slot = slot, .stop = &stop};
-		pthread_create(&th[i], NULL, raw_main, &rt[i]);
-	}
-	usleep((useconds_t)(seconds * 1e6));
-	atomic_store(&stop, true);
-	for (unsigned i = 0; i < b->n; i++) {
-		pthread_join(th[i], NULL);
-		total += rt[i].count;
-		if (rt[i].err)
-			err = rt[i].err;
-	}
-	double el = (double)(hsm_now_ns() - t0) * 1e-9;
-	hsm_p11__module_put(m);
-	return err ? -1 : (double)total / el;
-}
-
 /* ---- engine ---------------------------------------------------------------------------- */
 
 struct lat {
@@ -361,7 +285,7 @@ int bench_hsm_main(const struct bench_opts *o, json_t *out)
 	if (engine_open(&b, SOFTHSM, b.n, &e, &key) != 0)
 		goto out;
 	for (unsigned r = 0; r < rounds; r++) {
-		rr[r] = raw_rate(&b, o->seconds);
+		rr[r] = bench_p11_raw_rate(SOFTHSM, b.token_uri, "bench", b.n, o->seconds, NULL);
 		re[r] = engine_rate(e, key, 16 * b.n + 32, o->seconds, &lat);
 		if (rr[r] < 0 || re[r] < 0)
 			goto out;
