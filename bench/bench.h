@@ -50,6 +50,16 @@ void bench_report(const struct bench_opts *o, json_t *out, const char *name, dou
 double bench_p11_raw_rate(const char *module, const char *token_uri, const char *object,
 			  unsigned n, double seconds, void (*spawn_hook)(bool before));
 
+/*
+ * A SoftHSM2 token for a bench, in the existing directory dir: a token store and
+ * softhsm2.conf there (SOFTHSM2_CONF set to it), a PIN file (PIN 1234), the token labelled
+ * label initialized with softhsm2-util. Writes the PIN file's path and the token's PKCS#11 URI
+ * (module-path=module, pin-source=file:). Returns 0, -errno on a file error, -EIO when
+ * softhsm2-util fails.
+ */
+int bench_softhsm_token(const char *module, const char *dir, const char *label, char *pin_file,
+			size_t pin_cap, char *token_uri, size_t uri_cap);
+
 int bench_crypto_main(const struct bench_opts *o, json_t *out);
 int bench_certcache_main(const struct bench_opts *o, json_t *out);
 int bench_dataplane_main(const struct bench_opts *o, json_t *out);

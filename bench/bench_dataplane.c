@@ -459,36 +459,16 @@ static int make_port(struct dpb *b, unsigned i)
 
 static int hsm_setup(struct dpb *b)
 {
-	char path[160], cmd[256];
-	FILE *f;
-
 	snprintf(b->dir, sizeof(b->dir), "/tmp/shaken-bench-dp-XXXXXX");
 	if (!mkdtemp(b->dir)) {
 		b->dir[0] = '\0';
 		return -errno;
 	}
-	snprintf(path, sizeof(path), "%s/tokens", b->dir);
-	if (mkdir(path, 0700))
-		return -errno;
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", b->dir);
-	if (!(f = fopen(path, "w")))
-		return -errno;
-	fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\n"
-		   "log.level = ERROR\n", b->dir);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	snprintf(b->pin_file, sizeof(b->pin_file), "%s/pin", b->dir);
-	if (!(f = fopen(b->pin_file, "w")))
-		return -errno;
-	fputs("1234\n", f);
-	fclose(f);
-	snprintf(cmd, sizeof(cmd), "softhsm2-util --init-token --free --label dpbench --pin 1234 "
-				   "--so-pin 12345678 >/dev/null");
-	if (system(cmd) != 0)
-		return -EIO;
-	snprintf(b->token_uri, sizeof(b->token_uri),
-		 "pkcs11:token=dpbench?module-path=%s&pin-source=file:%s", SOFTHSM, b->pin_file);
-	int rc = hsm_p11_open(b->token_uri, NULL, NULL, &b->ctl);
+	int rc = bench_softhsm_token(SOFTHSM, b->dir, "dpbench", b->pin_file, sizeof(b->pin_file),
+				     b->token_uri, sizeof(b->token_uri));
+	if (rc)
+		return rc;
+	rc = hsm_p11_open(b->token_uri, NULL, NULL, &b->ctl);
 	if (rc || (rc = hsm_p11_keygen(b->ctl, "dpbench", (const uint8_t *)"\xdb", 1)) ||
 	    (rc = hsm_p11_key_public(b->ctl, "pkcs11:object=dpbench", &b->hsm_pub)))
 		return rc;

@@ -161,33 +161,14 @@ static int engine_open(struct hsm_bench *b, const char *module, unsigned session
 
 static int setup(struct hsm_bench *b)
 {
-	char path[160], cmd[512];
-	FILE *f;
-
 	snprintf(b->dir, sizeof(b->dir), "/tmp/shaken-bench-hsm-XXXXXX");
 	if (!mkdtemp(b->dir))
 		return -errno;
-	snprintf(path, sizeof(path), "%s/tokens", b->dir);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", b->dir);
-	if (!(f = fopen(path, "w")))
-		return -errno;
-	fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
-		b->dir);
-	fclose(f);
-	setenv("SOFTHSM2_CONF", path, 1);
-	snprintf(b->pin_file, sizeof(b->pin_file), "%s/pin", b->dir);
-	if (!(f = fopen(b->pin_file, "w")))
-		return -errno;
-	fputs("1234\n", f);
-	fclose(f);
-	snprintf(cmd, sizeof(cmd), "softhsm2-util --init-token --free --label bench --pin 1234 "
-				   "--so-pin 12345678 >/dev/null");
-	if (system(cmd) != 0)
-		return -EIO;
-	snprintf(b->token_uri, sizeof(b->token_uri),
-		 "pkcs11:token=bench?module-path=%s&pin-source=file:%s", SOFTHSM, b->pin_file);
-	int rc = hsm_p11_open(b->token_uri, NULL, NULL, &b->ctl);
+	int rc = bench_softhsm_token(SOFTHSM, b->dir, "bench", b->pin_file, sizeof(b->pin_file),
+				     b->token_uri, sizeof(b->token_uri));
+	if (rc)
+		return rc;
+	rc = hsm_p11_open(b->token_uri, NULL, NULL, &b->ctl);
 	if (rc)
 		return rc;
 	return hsm_p11_keygen(b->ctl, "bench", (const uint8_t *)"\xbe", 1);

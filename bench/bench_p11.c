@@ -2,7 +2,7 @@
 /*
  * The raw PKCS#11 baseline of `shaken-bench hsm` and `shaken-bench dataplane`: N threads, each
  * with its own session on the module, calling C_Sign (CKM_ECDSA) on a cached key handle as
- * fast as they can, with no engine in between.
+ * fast as they can, with no engine in between; and the SoftHSM2 token both benches sign on.
  */
 #include "bench/bench.h"
 
@@ -11,7 +11,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
@@ -105,4 +107,34 @@ double bench_p11_raw_rate(const char *module, const char *token_uri, const char 
 	double el = (double)(hsm_now_ns() - t0) * 1e-9;
 	hsm_p11__module_put(m);
 	return err ? -1 : (double)total / el;
+}
+
+int bench_softhsm_token(const char *module, const char *dir, const char *label, char *pin_file,
+			size_t pin_cap, char *token_uri, size_t uri_cap)
+{
+	char path[160], cmd[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tokens", dir);
+	if (mkdir(path, 0700) != 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/softhsm2.conf", dir);
+	if (!(f = fopen(path, "w")))
+		return -errno;
+	fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\n"
+		   "log.level = ERROR\n", dir);
+	fclose(f);
+	setenv("SOFTHSM2_CONF", path, 1);
+	snprintf(pin_file, pin_cap, "%s/pin", dir);
+	if (!(f = fopen(pin_file, "w")))
+		return -errno;
+	fputs("1234\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "softhsm2-util --init-token --free --label %s --pin 1234 "
+				   "--so-pin 12345678 >/dev/null", label);
+	if (system(cmd) != 0)
+		return -EIO;
+	snprintf(token_uri, uri_cap, "pkcs11:token=%s?module-path=%s&pin-source=file:%s", label,
+		 module, pin_file);
+	return 0;
 }
